@@ -1,0 +1,1 @@
+"""The shared conformance suite (checks every registered method on every backend)."""

@@ -1,0 +1,37 @@
+"""eigh backward ``clip`` (SVD-Trunc, ICCV 2021 eq. 12): K̃_ij = sign(j − i) · min(1/|λj − λi|, T).
+
+Exact where |λj − λi| > 1/T; bounded by T everywhere. The sign follows index order, so
+tied pairs get ±T and K̃ stays antisymmetric. Default T = 1e10 (the ICCV 2021 setting).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from spectralcore import KernelBackward, hookimpl
+from spectralcore._array import pair_gap, pair_sign
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip(KernelBackward):
+    name = "clip"
+    claims = frozenset({"exact", "bounded", "traceable"})
+    reference = "ICCV 2021 eq. 12 (SVD-Trunc)"
+
+    threshold: float = 1e10
+
+    def __post_init__(self) -> None:
+        self._require(self.threshold > 0, "threshold", "> 0")
+
+    def kernel(self, xp: Any, w: Any) -> Any:
+        gap = xp.abs(pair_gap(w))
+        large = gap * self.threshold > 1
+        magnitude = xp.where(large, 1 / xp.where(large, gap, xp.ones_like(gap)),
+                             xp.full_like(gap, self.threshold))
+        return pair_sign(xp, w) * magnitude
+
+
+@hookimpl
+def spectralcore_eigh_backward() -> list[type]:
+    return [Clip]

@@ -1,0 +1,43 @@
+"""eigh backward ``degenerate-safe``: the pseudo-inverse rule on tied pairs.
+
+K̃_ij = 1/(λj − λi) if |λj − λi| > rtol · max_k |λk|, else 0 (rtol = √ε of the dtype
+unless given), so |K̃_ij| ≤ 1/(rtol · max|λ|): finite everywhere.
+
+At exact ties it is exact for every loss that depends only on the eigenvalues or on whole
+eigenspaces (projectors onto a repeated eigenvalue's space, Σ f(λi)): those losses give
+Vᵀ gV with zero entries inside each tied block. It is NOT exact for a matrix function
+written through eigh, V f(Λ) Vᵀ: at A = I, L = ⟨G, √A⟩ with G off-diagonal, it gives 0
+where the true gradient is G/2, because f′ cannot be recovered from (gw, gV). For
+matrix functions use ``sc.matrix_function`` / ``sc.matrix_power`` (Daleckii–Krein).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from spectralcore import KernelBackward, hookimpl
+from spectralcore._array import dtype_eps, off_diagonal, pair_gap, reciprocal_where
+
+
+@dataclasses.dataclass(frozen=True)
+class DegenerateSafe(KernelBackward):
+    name = "degenerate-safe"
+    claims = frozenset({"exact", "bounded", "traceable"})
+    reference = "pseudo-inverse rule (PyTorch issue 47599, JAX issue 669)"
+
+    rtol: float | None = None
+
+    def __post_init__(self) -> None:
+        self._require(self.rtol is None or self.rtol >= 0, "rtol", "None or >= 0")
+
+    def kernel(self, xp: Any, w: Any) -> Any:
+        rtol = dtype_eps(xp, w.dtype) ** 0.5 if self.rtol is None else self.rtol
+        gap = pair_gap(w)
+        tol = rtol * xp.max(xp.abs(w), axis=-1)
+        return reciprocal_where(xp, off_diagonal(xp, w) & (xp.abs(gap) > tol[..., None, None]), gap)
+
+
+@hookimpl
+def spectralcore_eigh_backward() -> list[type]:
+    return [DegenerateSafe]

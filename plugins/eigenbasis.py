@@ -1,0 +1,57 @@
+"""Square root in the eigenbasis: the ``eigh`` sqrtm forward and the ``exact`` sqrtm backward.
+
+Forward: S = V Λ^{1/2} Vᵀ, W = V Λ^{-1/2} Vᵀ (eigenvalues below 0 are taken as 0).
+Backward: S X + X S = gS solved in the eigenbasis of S (Bartels–Stewart once the
+eigenvectors are known): X = V ((Vᵀ gS V) / (√λi + √λj)) Vᵀ — the Daleckii–Krein rule
+for f = √·, exact at repeated eigenvalues; unbounded only as λi + λj → 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
+from spectralcore.linalg import symmetric_eigh
+from spectralcore.spectral import apply_function, daleckii_krein_vjp
+
+
+def _roots(xp: Any, w: Any) -> Any:
+    return xp.sqrt(xp.clip(w, 0, None))
+
+
+@dataclasses.dataclass(frozen=True)
+class EighSqrtm(SqrtmForward):
+    name = "eigh"
+    claims = frozenset({"exact", "traceable"})
+    reference = "A^{1/2} = V Λ^{1/2} Vᵀ"
+
+    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
+        eig = symmetric_eigh(xp, A)
+        return apply_function(eig[1], _roots(xp, eig[0])), eig
+
+    def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
+        eig = symmetric_eigh(xp, A)
+        return apply_function(eig[1], 1 / _roots(xp, eig[0])), eig
+
+
+@dataclasses.dataclass(frozen=True)
+class ExactLyapunov(SqrtmBackward):
+    name = "exact"
+    claims = frozenset({"exact", "traceable"})
+    reference = "ICLR 2022 eq. 15 (Bartels-Stewart in the eigenbasis)"
+
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, eig: EighResult | None) -> Any:
+        w, V = eig if eig is not None else symmetric_eigh(xp, A)
+        s = _roots(xp, w)
+        return daleckii_krein_vjp(V, 1 / (s[..., :, None] + s[..., None, :]), gS)
+
+
+@hookimpl
+def spectralcore_sqrtm_forward() -> list[type]:
+    return [EighSqrtm]
+
+
+@hookimpl
+def spectralcore_sqrtm_backward() -> list[type]:
+    return [ExactLyapunov]

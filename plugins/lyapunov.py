@@ -1,0 +1,50 @@
+"""sqrtm backward ``lyapunov``: S X + X S = gS solved by the matrix sign function (ICLR 2022 Alg. 2).
+
+sign([[B, C], [0, −B]]) = [[I, 2X], [0, −I]] when B X + X B = C. Newton–Schulz on that
+block matrix, with B₀ = S/c and C₀ = gS/c (c ≥ ‖S‖₂):
+
+    B_{k+1} = ½ B_k (3I − B_k²),   C_{k+1} = ½ (−B_k² C_k + B_k C_k B_k + C_k (3I − B_k²)),
+
+and X = ½ C_K. 6 matrix products per iteration, no inverse. Converges for eigenvalues of
+B₀ in (0, √3), slowly for small ones — hence the normalisation matters: on a 64 × 64
+sample covariance, 8 iterations give a relative gradient error of ~5e-2 with the papers'
+Frobenius normalisation and ~1e-9 with ``normalize="spectral"`` (the default; see the
+README for the measurement). Default 8 iterations (ICLR 2022 §4.2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from spectralcore import SqrtmBackward, hookimpl
+from spectralcore._array import eye_like, scale_matrix, sym
+from spectralcore.normalize import DEFAULT, check_normalize, normalizer
+
+
+@dataclasses.dataclass(frozen=True)
+class Lyapunov(SqrtmBackward):
+    name = "lyapunov"
+    claims = frozenset({"traceable"})
+    reference = "ICLR 2022 Alg. 2"
+
+    iterations: int = 8
+    normalize: str = DEFAULT
+
+    def __post_init__(self) -> None:
+        self._require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
+        check_normalize(self)
+
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, eig: Any) -> Any:
+        c = scale_matrix(normalizer(xp, S, self.normalize))
+        B, C = S / c, sym(gS) / c
+        three = 3 * eye_like(xp, S)
+        for _ in range(self.iterations):
+            B2 = B @ B
+            B, C = B @ (three - B2) / 2, (-(B2 @ C) + B @ C @ B + C @ (three - B2)) / 2
+        return sym(C / 2)
+
+
+@hookimpl
+def spectralcore_sqrtm_backward() -> list[type]:
+    return [Lyapunov]

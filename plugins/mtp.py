@@ -1,0 +1,60 @@
+"""sqrtm forward ``mtp``: matrix Taylor polynomial (ICLR 2022 eq. 10).
+
+With c ≥ λmax (see :mod:`spectralcore.normalize`) and Z = I − A/c,
+A^{1/2} ≈ √c Σ_{k=0..K} a_k Z^k, a_k the coefficients of (1 − z)^{1/2}; the inverse
+root uses (1 − z)^{-1/2} and 1/√c. K − 1 matrix products (Horner). The series converges
+slowly where A/c has eigenvalues near 0 (the error of degree K at λ/c = t is about
+(1 − t)^{K+1}), so it suits well-conditioned inputs. Default K = 11 (ICLR 2022 §4.2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from typing import Any
+
+from spectralcore import SqrtmForward, hookimpl
+from spectralcore._array import eye_like, scale_matrix
+from spectralcore.normalize import DEFAULT, check_normalize, normalizer
+from spectralcore.series import binomial_series
+
+
+def matrix_horner(xp: Any, Z: Any, coefficients: tuple[Fraction, ...]) -> Any:
+    """Σ_k c_k Z^k by Horner's rule: deg − 1 matrix products."""
+    eye = eye_like(xp, Z)
+    total = float(coefficients[-1]) * Z + float(coefficients[-2]) * eye
+    for c in reversed(coefficients[:-2]):
+        total = Z @ total + float(c) * eye
+    return total
+
+
+@dataclasses.dataclass(frozen=True)
+class MTP(SqrtmForward):
+    name = "mtp"
+    claims = frozenset({"traceable"})
+    reference = "ICLR 2022 eq. 10"
+
+    degree: int = 11
+    normalize: str = DEFAULT
+
+    def __post_init__(self) -> None:
+        self._require(isinstance(self.degree, int) and self.degree >= 1, "degree", "an int >= 1")
+        check_normalize(self)
+
+    def _series(self, xp: Any, A: Any, alpha: Fraction) -> Any:
+        c = normalizer(xp, A, self.normalize)
+        Z = eye_like(xp, A) - A / scale_matrix(c)
+        return matrix_horner(xp, Z, binomial_series(alpha, self.degree)), scale_matrix(xp.sqrt(c))
+
+    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
+        P, root = self._series(xp, A, Fraction(1, 2))
+        return P * root, None
+
+    def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
+        P, root = self._series(xp, A, Fraction(-1, 2))
+        return P / root, None
+
+
+@hookimpl
+def spectralcore_sqrtm_forward() -> list[type]:
+    return [MTP]

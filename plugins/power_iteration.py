@@ -1,0 +1,159 @@
+"""Power iteration with deflation (NeurIPS 2019): the ``power-iteration`` eigh forward and backward.
+
+Both walk the eigenpairs from the largest down, deflating M_{i+1} = M_i − λ̃i vi viᵀ
+(the symmetric form of Alg. 1's M̃ − M̃ v vᵀ; equal for exact eigenvectors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from spectralcore import EighBackward, EighForward, EighResult, hookimpl
+from spectralcore._array import sym
+from spectralcore.linalg import symmetric_eigh
+
+
+def _column(V: Any, i: int) -> Any:
+    return V[..., :, i]
+
+
+def _outer(u: Any, v: Any) -> Any:
+    return u[..., :, None] * v[..., None, :]
+
+
+def _matvec(M: Any, v: Any) -> Any:
+    return (M @ v[..., :, None])[..., 0]
+
+
+def _dot(xp: Any, u: Any, v: Any) -> Any:
+    return xp.sum(u * v, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerIterationForward(EighForward):
+    """NeurIPS 2019 Alg. 1: eigh, then one vector at a time with deflation and breaking conditions.
+
+    For i = 1, 2, … (eigenvalues descending), starting from eigh's vi: ``iterations``
+    power steps vi ← M̃ vi/‖M̃ vi‖ (0 by default: in Alg. 1 eigh's vector is the fixed point),
+    λ̃i = viᵀ M̃ vi, deflation. Pair i is accepted while all earlier ones were and
+    λi > ``eps``, |λ̃i − λi|/λi < ``rel_change`` and the energy captured before it,
+    Σ_{k<i} λk / Σ λ, is < 1 − ``energy`` (Alg. 1 tests γi including λi itself, which would
+    reject the only vector of a rank-one matrix; we test what remains before taking it).
+    The conditions are masks, not breaks: the compute path is fixed. Rejected pairs are
+    returned as zero eigenvalues and zero vectors; ``result.accepted`` counts the kept ones.
+    """
+
+    name = "power-iteration"
+    claims = frozenset({"traceable"})
+    reference = "NeurIPS 2019 Alg. 1"
+
+    iterations: int = 0
+    eps: float = 1e-5
+    rel_change: float = 0.1
+    energy: float = 1e-4
+
+    def __post_init__(self) -> None:
+        self._require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
+        self._require(self.eps >= 0, "eps", ">= 0")
+        self._require(self.rel_change > 0, "rel_change", "> 0")
+        self._require(0 <= self.energy < 1, "energy", "in [0, 1)")
+
+    def __call__(self, xp: Any, A: Any) -> EighResult:
+        w, V = symmetric_eigh(xp, A)
+        n = A.shape[-1]
+        total = xp.sum(w, axis=-1)
+        total = xp.where(total > 0, total, xp.ones_like(total))
+        M = A
+        captured = xp.zeros_like(total)
+        alive = xp.ones_like(total, dtype=xp.bool)
+        accepted = xp.zeros_like(total, dtype=xp.int64)
+        values, vectors = [], []
+        for i in range(n - 1, -1, -1):
+            lam, v = w[..., i], _column(V, i)
+            for _ in range(self.iterations):
+                Mv = _matvec(M, v)
+                v = Mv / xp.sqrt(_dot(xp, Mv, Mv))[..., None]
+            rayleigh = _dot(xp, v, _matvec(M, v))
+            M = M - rayleigh[..., None, None] * _outer(v, v)
+            safe = xp.where(lam > self.eps, lam, xp.ones_like(lam))
+            alive = (alive & (lam > self.eps) & (xp.abs(rayleigh - lam) / safe < self.rel_change)
+                     & (captured / total < 1 - self.energy))
+            captured = captured + lam
+            values.append(xp.where(alive, rayleigh, xp.zeros_like(rayleigh)))
+            vectors.append(xp.where(alive[..., None], v, xp.zeros_like(v)))
+            accepted = accepted + xp.astype(alive, xp.int64)
+        values.reverse()
+        vectors.reverse()
+        return EighResult(xp.stack(values, axis=-1), xp.stack(vectors, axis=-1), accepted)
+
+
+def pi_vjp(xp: Any, M: Any, v: Any, g: Any, iterations: int, eps: float) -> Any:
+    """NeurIPS 2019 eq. 4: the VJP of K power steps v ← Mv/‖Mv‖ run at their fixed point v,
+
+        gM = Σ_{k=0..K−1} (M/λ)^k (I − v vᵀ)/λ · g vᵀ,   λ = max(‖Mv‖, eps).
+    """
+    Mv = _matvec(M, v)
+    lam = xp.sqrt(_dot(xp, Mv, Mv))
+    lam = xp.maximum(lam, xp.asarray(eps, dtype=lam.dtype, device=lam.device))[..., None]
+    gM = xp.zeros_like(M)
+    for _ in range(iterations):
+        u = (g - v * _dot(xp, v, g)[..., None]) / lam
+        gM = gM + _outer(u, v)
+        g = _matvec(M, u)
+    return gM
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerIterationBackward(EighBackward):
+    """SVD-PI (NeurIPS 2019 eq. 4): reverse mode through power iteration with deflation.
+
+    The graph is: for i from the largest eigenvalue down, vi = PI^K(Mi), λi = viᵀ Mi vi,
+    M_{i+1} = Mi − λi vi viᵀ, with M1 = A. Its VJP walks back: each vector's gradient
+    (plus what later steps sent back through the deflation) goes through :func:`pi_vjp`
+    on its deflated matrix. Per eigenvector this is the degree K − 1 Taylor rule of that
+    deflated matrix (TPAMI 2021 proposition); the whole VJP differs from ``taylor``
+    because of the deflation paths (about 3% on a random covariance). Bounded by n K/eps.
+    Default K = 19 (NeurIPS 2019 §2.4), eps = 1e-5.
+    """
+
+    name = "power-iteration"
+    claims = frozenset({"bounded", "traceable"})
+    reference = "NeurIPS 2019 eq. 4"
+
+    iterations: int = 19
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        self._require(isinstance(self.iterations, int) and self.iterations >= 1, "iterations", "an int >= 1")
+        self._require(self.eps > 0, "eps", "> 0")
+
+    def vjp(self, xp: Any, A: Any, w: Any, V: Any, gw: Any, gV: Any) -> Any:
+        n = A.shape[-1]
+        zeros = xp.zeros_like(w)
+        gw = zeros if gw is None else gw
+        gV = xp.zeros_like(V) if gV is None else gV
+        lams, M = [], A
+        for i in range(n - 1, -1, -1):
+            v = _column(V, i)
+            lam = _dot(xp, v, _matvec(M, v))
+            lams.append(lam)
+            M = M - lam[..., None, None] * _outer(v, v)
+        G = xp.zeros_like(A)
+        for i, lam in zip(range(n), reversed(lams)):
+            v = _column(V, i)
+            M = M + lam[..., None, None] * _outer(v, v)
+            g_lam = gw[..., i] - _dot(xp, v, _matvec(G, v))
+            g_v = _column(gV, i) - lam[..., None] * _matvec(G + G.mT, v) + 2 * (g_lam * lam)[..., None] * v
+            G = G + g_lam[..., None, None] * _outer(v, v) + pi_vjp(xp, M, v, g_v, self.iterations, self.eps)
+        return sym(G)
+
+
+@hookimpl
+def spectralcore_eigh_forward() -> list[type]:
+    return [PowerIterationForward]
+
+
+@hookimpl
+def spectralcore_eigh_backward() -> list[type]:
+    return [PowerIterationBackward]

@@ -1,0 +1,41 @@
+"""eigh backward ``taylor`` (SVD-Taylor, TPAMI 2021 eq. 9).
+
+1/(1 − x) ≈ 1 + x + … + x^K, so K̃_ij = sign(j − i) (1/λb) Σ_{k=0..K} (λs/λb)^k with
+eigenvalues raised to at least ε. Bounded: |K̃_ij| ≤ (K + 1)/ε and
+‖gA‖ ≤ n (K + 1)/ε · ‖gV‖ (TPAMI 2021 eq. 15). Defaults K = 9, ε = 1e-2.
+Proposition (TPAMI 2021 §3.3): for each eigenvector, degree K equals K + 1 power
+iterations started at that eigenvector (``power-iteration`` backward, per deflation step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from spectralcore import hookimpl
+from spectralcore.ratio import RatioBackward
+
+
+@dataclasses.dataclass(frozen=True)
+class Taylor(RatioBackward):
+    name = "taylor"
+    claims = frozenset({"bounded", "traceable"})
+    reference = "TPAMI 2021 eq. 9"
+
+    degree: int = 9
+    eps: float = 1e-2
+
+    def __post_init__(self) -> None:
+        self._require(isinstance(self.degree, int) and self.degree >= 0, "degree", "an int >= 0")
+        self._require(self.eps >= 0, "eps", ">= 0")
+
+    def geometric(self, xp: Any, x: Any) -> Any:
+        total = xp.ones_like(x)
+        for _ in range(self.degree):
+            total = 1 + x * total
+        return total
+
+
+@hookimpl
+def spectralcore_eigh_backward() -> list[type]:
+    return [Taylor]

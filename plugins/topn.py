@@ -1,0 +1,52 @@
+"""eigh backward ``topn`` (SVD-TopN, ICCV 2021 eq. 11): keep the N largest eigenvalues, zero the rest.
+
+With λ̂ = (0, …, 0, λ_{n−N+1}, …, λn): K̃_ij = 1/(λ̂j − λ̂i) when i or j is kept, 0 when
+both are discarded; eigenvalue cotangents of discarded pairs are dropped too. The bound
+is 1/λ_N between kept and discarded pairs; ties *among the kept* eigenvalues are still
+unbounded. ``n``: an int keeps that many, a float in (0, 1] that fraction (rounded up);
+default 0.78125 = 200/256, the ICCV 2021 setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from spectralcore import KernelBackward, hookimpl
+from spectralcore._array import off_diagonal, pair_gap, reciprocal_where
+
+
+@dataclasses.dataclass(frozen=True)
+class TopN(KernelBackward):
+    name = "topn"
+    claims = frozenset({"traceable"})
+    reference = "ICCV 2021 eq. 11 (SVD-TopN)"
+
+    n: int | float = 0.78125
+
+    def __post_init__(self) -> None:
+        ok = (isinstance(self.n, int) and self.n >= 1) or (isinstance(self.n, float) and 0 < self.n <= 1)
+        self._require(ok, "n", "an int >= 1 or a float in (0, 1]")
+
+    def kept(self, xp: Any, w: Any) -> Any:
+        """Boolean (n,) mask of the kept (largest) eigenvalues; w is ascending."""
+        size = w.shape[-1]
+        count = min(self.n, size) if isinstance(self.n, int) else math.ceil(self.n * size)
+        return xp.arange(size, device=w.device) >= size - count
+
+    def kernel(self, xp: Any, w: Any) -> Any:
+        keep = self.kept(xp, w)
+        truncated = xp.where(keep, w, xp.zeros_like(w))
+        either = (keep[:, None] | keep[None, :]) & off_diagonal(xp, w)
+        return reciprocal_where(xp, either, pair_gap(truncated))
+
+    def vjp(self, xp: Any, A: Any, w: Any, V: Any, gw: Any, gV: Any) -> Any:
+        if gw is not None:
+            gw = xp.where(self.kept(xp, w), gw, xp.zeros_like(gw))
+        return super().vjp(xp, A, w, V, gw, gV)
+
+
+@hookimpl
+def spectralcore_eigh_backward() -> list[type]:
+    return [TopN]

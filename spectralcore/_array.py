@@ -1,0 +1,76 @@
+"""Small array helpers written only against the Array API standard.
+
+Every function takes the namespace ``xp`` explicitly; nothing here names a framework.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Array = Any
+
+
+def sym(x: Array) -> Array:
+    """Symmetric part ½(X + Xᵀ)."""
+    return (x + x.mT) / 2
+
+
+def eye_like(xp: Any, a: Array) -> Array:
+    """Identity with the trailing shape, dtype and device of the square matrix ``a``."""
+    n = a.shape[-1]
+    return xp.eye(n, dtype=a.dtype, device=a.device)
+
+
+def diag_embed(xp: Any, w: Array) -> Array:
+    """Batched ``diag(w)``: (..., n) → (..., n, n)."""
+    n = w.shape[-1]
+    return xp.eye(n, dtype=w.dtype, device=w.device) * w[..., None, :]
+
+
+def congruence(V: Array, X: Array) -> Array:
+    """V X Vᵀ, the change from the eigenbasis back to the original basis."""
+    return V @ X @ V.mT
+
+
+def scale_matrix(c: Array) -> Array:
+    """Per-matrix scalars (...,) → (..., 1, 1) so they broadcast against matrices."""
+    return c[..., None, None]
+
+
+def frobenius_norm(xp: Any, a: Array) -> Array:
+    """‖A‖_F over the last two axes, shape (...)."""
+    return xp.sqrt(xp.sum(a * a, axis=(-2, -1)))
+
+
+def dtype_eps(xp: Any, dtype: Any) -> float:
+    """Machine epsilon of a real floating dtype."""
+    return float(xp.finfo(dtype).eps)
+
+
+def pair_sign(xp: Any, w: Array) -> Array:
+    """S_ij = +1 for j > i, −1 for j < i, 0 on the diagonal (index order, not value order).
+
+    With ascending eigenvalues, S_ij = sign(λj − λi) wherever λi ≠ λj; on ties it still
+    separates the pair, so a kernel built as S ∘ f(|λj − λi|) stays antisymmetric.
+    """
+    n = w.shape[-1]
+    idx = xp.arange(n, device=w.device)
+    upper = xp.astype(idx[None, :] > idx[:, None], w.dtype)
+    return upper - upper.mT
+
+
+def pair_gap(w: Array) -> Array:
+    """D_ij = λj − λi for eigenvalues w of shape (..., n)."""
+    return w[..., None, :] - w[..., :, None]
+
+
+def off_diagonal(xp: Any, w: Array) -> Array:
+    """Boolean (n, n) mask, True off the diagonal, for eigenvalues w (..., n)."""
+    n = w.shape[-1]
+    idx = xp.arange(n, device=w.device)
+    return idx[None, :] != idx[:, None]
+
+
+def reciprocal_where(xp: Any, mask: Array, d: Array) -> Array:
+    """1/d where mask holds, 0 elsewhere, without ever dividing by the masked entries."""
+    return xp.where(mask, 1 / xp.where(mask, d, xp.ones_like(d)), xp.zeros_like(d))

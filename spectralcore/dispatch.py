@@ -1,0 +1,93 @@
+"""From a public call to an op run: validation, working dtype, adapter choice, explicit VJP."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from array_api_compat import array_namespace
+
+from .method import EighResult
+from .ops.base import Op
+from .registry import REGISTRY
+from .validation import SpectralError, check_cotangent, check_matrix, working_dtype
+
+
+def _cast(xp: Any, out: Any, dtype: Any) -> Any:
+    if isinstance(out, EighResult):
+        return EighResult(xp.astype(out[0], dtype), xp.astype(out[1], dtype), out.accepted)
+    return xp.astype(out, dtype)
+
+
+def run_forward(op: Op, xp: Any, A: Any, config: Any) -> tuple[Any, Any]:
+    """op.forward in the working dtype (float16/bfloat16 computed in float32), output in A's dtype."""
+    work = working_dtype(xp, A.dtype)
+    if work == A.dtype:
+        return op.forward(xp, A, config)
+    out, residuals = op.forward(xp, xp.astype(A, work), config)
+    return _cast(xp, out, A.dtype), residuals
+
+
+def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, out: Any, cotangent: Any) -> Any:
+    """Validate the cotangent against ``out``, run op.backward in the working dtype, return gA in A's dtype."""
+    shapes = op.cotangent_shapes(A, out)
+    work = working_dtype(xp, A.dtype)
+    if isinstance(out, tuple):
+        if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(shapes):
+            raise SpectralError(f"cotangent of {op.name} must be a tuple of {len(shapes)} arrays (or None), "
+                                f"got {type(cotangent).__name__}")
+        for i, (g, shape) in enumerate(zip(cotangent, shapes)):
+            check_cotangent(g, shape, name=f"{op.name}[{i}]")
+        cotangent = tuple(None if g is None else xp.astype(g, work) for g in cotangent)
+    else:
+        check_cotangent(cotangent, shapes, name=op.name)
+        cotangent = None if cotangent is None else xp.astype(cotangent, work)
+    return xp.astype(op.backward(xp, config, residuals, cotangent), A.dtype)
+
+
+def apply(op: Op, A: Any, config: Any) -> Any:
+    """Validate A, pick the adapter that claims its type, and run the op through it."""
+    xp = array_namespace(A)
+    check_matrix(xp, A, check_values=config.check)
+    adapter = REGISTRY.adapter(A)
+    if adapter is None:
+        raise SpectralError(f"no adapter claims arrays of type {type(A).__module__}.{type(A).__qualname__}")
+    return adapter.apply(op, xp, A, config)
+
+
+def public_op(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Turn a configuring function into the public function of ``op``.
+
+    The decorated body parses the user's arguments into the op's configuration (a frozen
+    dataclass with a ``check`` field); the public function runs the op through
+    :func:`apply`. ``sc.vjp`` reuses the same body through ``.configure``.
+    """
+
+    def decorate(configure: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(configure)
+        def public(A: Any, *args: Any, **kwargs: Any) -> Any:
+            return apply(op, A, configure(A, *args, **kwargs))
+
+        public.op = op
+        public.configure = configure
+        return public
+
+    return decorate
+
+
+def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
+    """``out, pullback = vjp(sc.eigh, A, backward="taylor")``; ``pullback(cotangent)`` is gA.
+
+    Works on any Array-API array (NumPy, CuPy, array-api-strict, torch, jax) without the
+    framework's autodiff. The cotangent has the output's structure: ``(gw, gV)`` for eigh
+    (either may be None, meaning zero), one array otherwise.
+    """
+    op = getattr(fn, "op", None)
+    if op is None:
+        raise SpectralError(f"vjp expects a spectralcore op (sc.eigh, sc.sqrtm, sc.invsqrtm, sc.matrix_power, "
+                            f"sc.matrix_function), got {fn!r}")
+    config = fn.configure(A, *args, **kwargs)
+    xp = array_namespace(A)
+    check_matrix(xp, A, check_values=config.check)
+    out, residuals = run_forward(op, xp, A, config)
+    return out, functools.partial(run_backward, op, xp, A, config, residuals, out)

@@ -1,0 +1,146 @@
+"""The method protocols: what a forward or backward method of each kind must implement.
+
+A method is a frozen dataclass; its fields are its options (with defaults), so
+``Taylor(degree=9, eps=1e-2)`` is a configured method and ``sc.methods()`` can list the
+options of every registered one. Subclasses set three class attributes:
+
+* ``name``   — the string users pass (``backward="taylor"``),
+* ``claims`` — the guarantees it makes, checked by the conformance suite:
+  ``"exact"`` (agrees with the analytic result), ``"bounded"`` (finite gradients at
+  repeated and zero eigenvalues), ``"traceable"`` (fixed compute graph: no Python
+  branching on array values, no host synchronisation),
+* ``reference`` — the paper and equation it implements.
+
+Kinds (the registry key is ``(kind, name)``): :class:`EighForward`, :class:`EighBackward`
+(with the one-function base :class:`KernelBackward`), :class:`SqrtmForward`,
+:class:`SqrtmBackward`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, ClassVar
+
+from ._array import Array, congruence, diag_embed, sym
+
+
+class EighResult(tuple):
+    """``(eigenvalues, eigenvectors)``, ascending like ``xp.linalg.eigh``; unpacks as a pair.
+
+    ``accepted`` is set by forwards that may reject eigenpairs (power iteration with
+    breaking conditions): an integer array of shape (...) counting the accepted pairs,
+    which are the last ``accepted`` columns; rejected pairs are returned as zeros.
+    """
+
+    def __new__(cls, eigenvalues: Array, eigenvectors: Array, accepted: Array | None = None):
+        self = super().__new__(cls, (eigenvalues, eigenvectors))
+        self.accepted = accepted
+        return self
+
+    @property
+    def eigenvalues(self) -> Array:
+        return self[0]
+
+    @property
+    def eigenvectors(self) -> Array:
+        return self[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Method(abc.ABC):
+    """Base of every method: options are dataclass fields, metadata are class attributes."""
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    claims: ClassVar[frozenset[str]] = frozenset({"traceable"})
+    reference: ClassVar[str] = ""
+
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """Every option and its default value, in declaration order."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+    def options(self) -> dict[str, Any]:
+        """This instance's option values."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def _require(self, condition: bool, option: str, expected: str) -> None:
+        """Raise a ValueError naming the method, the option, what was expected and what came."""
+        if not condition:
+            raise ValueError(f"{self.kind} method '{self.name}': option `{option}` must be {expected}, "
+                             f"got {getattr(self, option)!r}")
+
+
+class EighForward(Method):
+    """Computes the eigendecomposition of symmetric (..., n, n) matrices, eigenvalues ascending."""
+
+    kind: ClassVar[str] = "eigh-forward"
+
+    @abc.abstractmethod
+    def __call__(self, xp: Any, A: Array) -> EighResult:
+        ...
+
+
+class EighBackward(Method):
+    """Computes gA from (A, w, V, gw, gV); gw or gV is None when that cotangent is zero."""
+
+    kind: ClassVar[str] = "eigh-backward"
+
+    @abc.abstractmethod
+    def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
+        ...
+
+
+class KernelBackward(EighBackward):
+    """An eigh backward that only changes the matrix K̃ (TPAMI 2021 eq. 2):
+
+        gA = sym( V (K̃ ∘ (Vᵀ gV) + diag(gw)) Vᵀ ),   K̃_ij ≈ 1/(λj − λi),  K̃_ii = 0,
+
+    with eigenvalues ascending. A subclass writes one function, :meth:`kernel`.
+    """
+
+    @abc.abstractmethod
+    def kernel(self, xp: Any, w: Array) -> Array:
+        """K̃ of shape (..., n, n) from ascending eigenvalues w (..., n)."""
+        ...
+
+    def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
+        inner = xp.zeros_like(A)
+        if gV is not None:
+            inner = self.kernel(xp, w) * (V.mT @ gV)
+        if gw is not None:
+            inner = inner + diag_embed(xp, gw)
+        return sym(congruence(V, inner))
+
+
+class SqrtmForward(Method):
+    """Computes A^{1/2} and A^{-1/2}; returns (result, (w, V) or None when no eigh was done)."""
+
+    kind: ClassVar[str] = "sqrtm-forward"
+
+    @abc.abstractmethod
+    def sqrtm(self, xp: Any, A: Array) -> tuple[Array, EighResult | None]:
+        ...
+
+    @abc.abstractmethod
+    def invsqrtm(self, xp: Any, A: Array) -> tuple[Array, EighResult | None]:
+        ...
+
+
+class SqrtmBackward(Method):
+    """Computes gA for S = A^{1/2}: the solution X of the Lyapunov equation S X + X S = gS.
+
+    ``eig`` is A's eigendecomposition when the forward computed one, else None.
+    The inverse root W = A^{-1/2} = S⁻¹ reuses it: dW = −W dS W, so gS = −W gW W and
+    S = A W (one matrix product); methods with a better route override :meth:`vjp_inverse`.
+    """
+
+    kind: ClassVar[str] = "sqrtm-backward"
+
+    @abc.abstractmethod
+    def vjp(self, xp: Any, A: Array, S: Array, gS: Array, eig: EighResult | None) -> Array:
+        ...
+
+    def vjp_inverse(self, xp: Any, A: Array, W: Array, gW: Array, eig: EighResult | None) -> Array:
+        return self.vjp(xp, A, A @ W, -(W @ gW @ W), eig)

@@ -1,0 +1,86 @@
+"""An op is a (forward, backward) pair over one namespace; its public function configures it.
+
+``Op.forward(xp, A, config) -> (out, residuals)`` and ``Op.backward(xp, config, residuals,
+cotangent) -> gA`` are all an adapter needs to make the op differentiable in a framework.
+``resolve_methods`` turns the user's ``forward=``/``backward=`` strings and keyword
+options into configured method instances.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any
+
+from ..method import Method
+from ..registry import REGISTRY
+from ..validation import SpectralError
+
+
+class Op(abc.ABC):
+    """A differentiable spectral operation on symmetric (..., n, n) matrices."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def forward(self, xp: Any, A: Any, config: Any) -> tuple[Any, Any]:
+        """Return (output, residuals for the backward)."""
+
+    @abc.abstractmethod
+    def backward(self, xp: Any, config: Any, residuals: Any, cotangent: Any) -> Any:
+        """Return gA for the output cotangent (already validated, in the working dtype)."""
+
+    @abc.abstractmethod
+    def cotangent_shapes(self, A: Any, out: Any) -> Any:
+        """The shape(s) a cotangent must have: a tuple, or one tuple per output."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSlot:
+    """One method argument of a public function: its role, the kinds it accepts, the spec."""
+
+    role: str
+    kinds: tuple[str, ...]
+    spec: str | Method
+
+
+def _lookup(slot: MethodSlot) -> type[Method] | Method:
+    if isinstance(slot.spec, Method):
+        if slot.spec.kind not in slot.kinds:
+            raise SpectralError(f"`{slot.role}` must be a {' or '.join(slot.kinds)} method, got "
+                                f"{type(slot.spec).__name__} (a {slot.spec.kind} method)")
+        return slot.spec
+    if not isinstance(slot.spec, str):
+        raise SpectralError(f"`{slot.role}` must be a method name (str) or a method instance, got "
+                            f"{type(slot.spec).__name__}")
+    table = REGISTRY.table()
+    for kind in slot.kinds:
+        if (kind, slot.spec) in table:
+            return table[(kind, slot.spec)].cls
+    available = sorted({name for kind in slot.kinds for name in REGISTRY.names(kind)})
+    raise SpectralError(f"unknown {slot.role} method {slot.spec!r} ({' or '.join(slot.kinds)}); "
+                        f"available: {', '.join(available)}")
+
+
+def resolve_methods(call: str, slots: list[MethodSlot], options: dict[str, Any]) -> dict[str, Method]:
+    """Configure each slot's method. Every keyword option goes to each method *named by a string*
+    that declares it; an option no such method declares is an error listing the valid ones."""
+    found = {slot.role: _lookup(slot) for slot in slots}
+    methods: dict[str, Method] = {}
+    used: set[str] = set()
+    for role, cls_or_instance in found.items():
+        if isinstance(cls_or_instance, Method):
+            methods[role] = cls_or_instance
+            continue
+        declared = cls_or_instance.option_defaults()
+        mine = {k: v for k, v in options.items() if k in declared}
+        used |= mine.keys()
+        methods[role] = cls_or_instance(**mine)
+    unknown = sorted(set(options) - used)
+    if unknown:
+        valid = "; ".join(
+            f"{role} {type(m).name!r}: " + (", ".join(f"{k}={v!r}" for k, v in type(m).option_defaults().items()) or "(none)"
+                                           if isinstance(found[role], type) else "(passed as an instance)")
+            for role, m in methods.items())
+        raise SpectralError(f"unknown option(s) {', '.join(map(repr, unknown))} for {call}; valid options: {valid}")
+    return methods

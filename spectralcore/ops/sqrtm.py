@@ -1,0 +1,106 @@
+"""``sc.sqrtm`` and ``sc.invsqrtm``: A^{1/2} and A^{-1/2} of symmetric positive (semi)definite A."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..dispatch import public_op
+from ..method import EighBackward, EighResult, Method, SqrtmBackward, SqrtmForward
+from ..linalg import symmetric_eigh
+from ..spectral import eigen_cotangents
+from .base import MethodSlot, Op, resolve_methods
+
+
+@dataclasses.dataclass(frozen=True)
+class EigenvectorPath(SqrtmBackward):
+    """Any eigh backward used for the square root: S = V Λ^{1/2} Vᵀ differentiated through (w, V).
+
+    gV = (gS + gSᵀ) V Λ^{1/2}, gw = diag(Vᵀ gS V) / (2√λ), then the eigh backward's rule
+    (the SVD-Taylor / SVD-Padé / SVD-PI square roots of TPAMI 2021 and ICCV 2021).
+    """
+
+    name = "eigenvector-path"
+    inner: EighBackward | None = None
+
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, eig: EighResult | None) -> Any:
+        w, V = eig if eig is not None else symmetric_eigh(xp, A)
+        root = xp.sqrt(xp.clip(w, 0, None))
+        gw, gV = eigen_cotangents(xp, V, gS, root, 1 / (2 * root))
+        return self.inner.vjp(xp, A, w, V, gw, gV)
+
+
+@dataclasses.dataclass(frozen=True)
+class SqrtmConfig:
+    forward: SqrtmForward
+    backward: SqrtmBackward
+    check: bool = True
+
+
+def _configure(call: str, forward: str | Method, backward: str | Method, check: bool,
+               options: dict[str, Any]) -> SqrtmConfig:
+    methods = resolve_methods(call, [MethodSlot("forward", ("sqrtm-forward",), forward),
+                                     MethodSlot("backward", ("sqrtm-backward", "eigh-backward"), backward)],
+                              options)
+    back = methods["backward"]
+    if isinstance(back, EighBackward):
+        back = EigenvectorPath(inner=back)
+    return SqrtmConfig(methods["forward"], back, check)
+
+
+class SqrtmOp(Op):
+    name = "sqrtm"
+
+    def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
+        S, eig = config.forward.sqrtm(xp, A)
+        return S, (A, S, eig)
+
+    def backward(self, xp: Any, config: SqrtmConfig, residuals: Any, gS: Any) -> Any:
+        A, S, eig = residuals
+        return xp.zeros_like(A) if gS is None else config.backward.vjp(xp, A, S, gS, eig)
+
+    def cotangent_shapes(self, A: Any, out: Any) -> tuple:
+        return tuple(out.shape)
+
+
+class InvSqrtmOp(SqrtmOp):
+    name = "invsqrtm"
+
+    def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
+        W, eig = config.forward.invsqrtm(xp, A)
+        return W, (A, W, eig)
+
+    def backward(self, xp: Any, config: SqrtmConfig, residuals: Any, gW: Any) -> Any:
+        A, W, eig = residuals
+        return xp.zeros_like(A) if gW is None else config.backward.vjp_inverse(xp, A, W, gW, eig)
+
+
+SQRTM = SqrtmOp()
+INVSQRTM = InvSqrtmOp()
+
+_DOC = """Matrix {what} of symmetric positive {definite} ``A`` (..., n, n).
+
+    ``forward``: ``"eigh"`` (V Λ^{{{power}}} Vᵀ), ``"mpa"`` (matrix Padé, ICLR 2022 eq. 13),
+    ``"mtp"`` (matrix Taylor, eq. 10) or ``"newton-schulz"`` (coupled iteration). ``backward``:
+    ``"lyapunov"`` (ICLR 2022 Alg. 2), ``"exact"`` (S X + X S = gS solved in the eigenbasis),
+    ``"newton-schulz"`` (the iteration's own backward) or any eigh backward name, used through
+    the eigenvector path (``"taylor"``, ``"pade"``, ...). Options go to the named methods
+    that declare them (``degree=``, ``iterations=``, ``normalize=``). ``check=False`` skips
+    the finiteness and symmetry checks.
+    """
+
+
+@public_op(SQRTM)
+def sqrtm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
+          **options: Any) -> Any:
+    return _configure("sqrtm", forward, backward, check, options)
+
+
+@public_op(INVSQRTM)
+def invsqrtm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
+             **options: Any) -> Any:
+    return _configure("invsqrtm", forward, backward, check, options)
+
+
+sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2")
+invsqrtm.__doc__ = _DOC.format(what="inverse square root W = A^{-1/2}", definite="definite", power="-1/2")

@@ -1,0 +1,56 @@
+"""Input validation: every error names the argument, what was expected and what came."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._array import Array, dtype_eps
+
+
+class SpectralError(ValueError):
+    """Invalid input to a spectralcore function."""
+
+
+def working_dtype(xp: Any, dtype: Any) -> Any:
+    """The dtype a computation runs in: float32 and float64 as is, narrower floats in float32."""
+    if dtype == xp.float64 or dtype == xp.float32:
+        return dtype
+    return xp.float32
+
+
+def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = True,
+                 symmetry_rtol: float | None = None) -> None:
+    """Check that ``A`` is a real, floating, square, finite, symmetric (..., n, n) array.
+
+    The value checks (finiteness, symmetry) read the data, which synchronises with the
+    device; ``check_values=False`` skips them. Symmetry holds when
+    max|A − Aᵀ| ≤ rtol · max|A|, with rtol = √ε of A's dtype unless given.
+    """
+    if A.ndim < 2:
+        raise SpectralError(f"`{name}` must have shape (..., n, n) with ndim >= 2, got ndim={A.ndim} "
+                            f"(shape {tuple(A.shape)})")
+    if A.shape[-1] != A.shape[-2]:
+        raise SpectralError(f"`{name}` must be square in its last two axes, got shape {tuple(A.shape)}")
+    if not xp.isdtype(A.dtype, "real floating"):
+        raise SpectralError(f"`{name}` must have a real floating dtype (float16, bfloat16, float32, "
+                            f"float64), got {A.dtype}")
+    if A.shape[-1] == 0 or not check_values:
+        return
+    if not bool(xp.all(xp.isfinite(A))):
+        bad = int(xp.sum(xp.astype(~xp.isfinite(A), xp.int64)))
+        raise SpectralError(f"`{name}` must be finite, got {bad} non-finite entries (NaN or inf)")
+    work = xp.astype(A, working_dtype(xp, A.dtype))
+    rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
+    asym = float(xp.max(xp.abs(work - work.mT)))
+    scale = float(xp.max(xp.abs(work)))
+    if asym > rtol * scale:
+        raise SpectralError(f"`{name}` must be symmetric: expected max|A - A^T| <= {rtol:.3g} * max|A| = "
+                            f"{rtol * scale:.3g}, got {asym:.3g}; symmetrise it ((A + A^T) / 2) or pass "
+                            f"check=False to skip the value checks")
+
+
+def check_cotangent(g: Array | None, expected_shape: tuple, *, name: str) -> None:
+    """Check a cotangent's shape against the output it belongs to (None means zero)."""
+    if g is not None and tuple(g.shape) != tuple(expected_shape):
+        raise SpectralError(f"cotangent `{name}` must have shape {tuple(expected_shape)} (the shape of the "
+                            f"output), got {tuple(g.shape)}")

@@ -1,0 +1,117 @@
+"""The pluggy registry: listing, lookup by name or instance, option routing, third-party plugins."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import spectralcore as sc
+from reference import rel_err, with_spectrum
+
+BUILTIN = {
+    "eigh-forward": {"eigh", "power-iteration"},
+    "eigh-backward": {"exact", "degenerate-safe", "clip", "topn", "power-iteration", "taylor", "pade", "lorentzian"},
+    "sqrtm-forward": {"eigh", "mtp", "mpa", "newton-schulz"},
+    "sqrtm-backward": {"lyapunov", "exact", "newton-schulz"},
+}
+
+
+def test_every_builtin_is_registered_through_plugins():
+    listed = sc.methods()
+    for kind, names in BUILTIN.items():
+        assert {i.name for i in listed if i.kind == kind} >= names
+    for info in listed:
+        assert info.source.startswith("spectralcore.plugins.")
+        assert info.reference
+        assert "traceable" in info.claims
+
+
+def test_listing_shows_options_and_defaults():
+    taylor = next(i for i in sc.methods("eigh-backward") if i.name == "taylor")
+    assert taylor.options == {"degree": 9, "eps": 1e-2}
+    assert "degree=9" in str(taylor)
+
+
+def test_instance_equals_name_with_options(rng):
+    a = with_spectrum(rng, [1.0, 1.1, 3.0])
+    g = rng.standard_normal((3, 3))
+    by_name = sc.vjp(sc.eigh, a, backward="taylor", degree=4)[1]((None, g))
+    by_instance = sc.vjp(sc.eigh, a, backward=sc.methods.Taylor(degree=4))[1]((None, g))
+    np.testing.assert_array_equal(by_name, by_instance)
+
+
+def test_shared_option_reaches_every_named_method(rng):
+    """normalize= goes to both the MPA forward and the Lyapunov backward."""
+    from spectralcore.ops.sqrtm import sqrtm
+
+    config = sqrtm.configure(np.eye(3), forward="mpa", backward="lyapunov", normalize="frobenius")
+    assert config.forward.normalize == config.backward.normalize == "frobenius"
+
+
+@dataclasses.dataclass(frozen=True)
+class HalfExact(sc.KernelBackward):
+    """A deliberately simple third-party method: half the exact kernel."""
+
+    name = "half-exact"
+    scale: float = 0.5
+
+    def kernel(self, xp, w):
+        d = w[..., None, :] - w[..., :, None]
+        eye = xp.eye(w.shape[-1], dtype=w.dtype)
+        return self.scale * (1 - eye) / (d + eye)
+
+
+class ThirdParty:
+    @sc.hookimpl
+    def spectralcore_eigh_backward(self):
+        return [HalfExact]
+
+
+def test_register_third_party_plugin(rng):
+    plugin = ThirdParty()
+    sc.register(plugin, name="third-party")
+    try:
+        info = next(i for i in sc.methods() if i.name == "half-exact")
+        assert info.source == "third-party" and info.options == {"scale": 0.5}
+        a = with_spectrum(rng, [1.0, 2.0, 4.0])
+        gV = rng.standard_normal((3, 3))
+        half = sc.vjp(sc.eigh, a, backward="half-exact")[1]((None, gV))
+        exact = sc.vjp(sc.eigh, a)[1]((None, gV))
+        assert rel_err(2 * half, exact) < 1e-13
+    finally:
+        sc.registry.REGISTRY.unregister(plugin)
+    assert "half-exact" not in {i.name for i in sc.methods()}
+
+
+def test_name_clash_names_both_sources():
+    @dataclasses.dataclass(frozen=True)
+    class FakeTaylor(HalfExact):
+        name = "taylor"
+
+    class Clashing:
+        @sc.hookimpl
+        def spectralcore_eigh_backward(self):
+            return [FakeTaylor]
+
+    with pytest.raises(sc.SpectralError, match="'taylor' is defined twice: by 'spectralcore.plugins.taylor'.*'clash'"):
+        sc.register(Clashing(), name="clash")
+    assert sc.methods.Taylor.__module__ == "spectralcore.plugins.taylor"
+
+
+def test_hook_must_return_method_classes():
+    class Broken:
+        @sc.hookimpl
+        def spectralcore_sqrtm_forward(self):
+            return [object]
+
+    with pytest.raises(sc.SpectralError, match="expected a subclass of SqrtmForward"):
+        sc.register(Broken(), name="broken")
+
+
+def test_cli_lists_methods(capsys):
+    from spectralcore.cli import main
+
+    assert main(["methods"]) == 0
+    assert "lyapunov" in capsys.readouterr().out

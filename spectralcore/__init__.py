@@ -7,9 +7,18 @@ repeated eigenvalues, written once against the Python Array API.
     out, pullback = sc.vjp(sc.eigh, A, backward="pade")
 """
 
-from .dispatch import vjp
-from .hooks import hookimpl
-from .method import (
+import os as _os
+
+# In a source checkout the subpackages spectralcore.adapters/.plugins/.conformance live in
+# top-level folders (the installed wheel maps them under spectralcore/); make `python -m
+# spectralcore` from the checkout's root see the same names as an install.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isdir(_os.path.join(_root, "plugins")):
+    __path__.append(_os.path.join(_root))  # noqa: F821 - the package's own __path__
+
+from .dispatch import vjp  # noqa: E402
+from .hooks import hookimpl  # noqa: E402
+from .method import (  # noqa: E402
     EighBackward,
     EighForward,
     EighResult,
@@ -18,11 +27,11 @@ from .method import (
     SqrtmBackward,
     SqrtmForward,
 )
-from .ops.eigh import eigh
-from .ops.spectral import matrix_function, matrix_power
-from .ops.sqrtm import invsqrtm, sqrtm
-from .registry import MethodCatalog, MethodInfo, register
-from .validation import SpectralError
+from .ops.eigh import eigh  # noqa: E402
+from .ops.spectral import matrix_function, matrix_power  # noqa: E402
+from .ops.sqrtm import invsqrtm, sqrtm  # noqa: E402
+from .registry import MethodCatalog, MethodInfo, register  # noqa: E402
+from .validation import SpectralError  # noqa: E402
 
 methods = MethodCatalog()
 

@@ -3,7 +3,7 @@
 One module per method (power iteration and Newton–Schulz hold a forward and its backward).
 """
 
-BUILTIN = ("spectralcore.adapters.array_api",) + tuple(f"spectralcore.plugins.{name}" for name in (
+BUILTIN = ("spectralcore.adapters.array_api", "spectralcore.adapters.torch", "spectralcore.adapters.jax") + tuple(f"spectralcore.plugins.{name}" for name in (
     "eigh_solver",
     "power_iteration",
     "exact",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from array_api_compat import device
+
 from spectralcore import EighBackward, EighForward, EighResult, hookimpl
 from spectralcore._array import sym
 from spectralcore.linalg import symmetric_eigh
@@ -67,7 +69,7 @@ class PowerIterationForward(EighForward):
         M = A
         captured = xp.zeros_like(total)
         alive = xp.ones_like(total, dtype=xp.bool)
-        accepted = xp.zeros_like(total, dtype=xp.int64)
+        accepted = xp.zeros_like(total, dtype=xp.int32)
         values, vectors = [], []
         for i in range(n - 1, -1, -1):
             lam, v = w[..., i], _column(V, i)
@@ -82,7 +84,7 @@ class PowerIterationForward(EighForward):
             captured = captured + lam
             values.append(xp.where(alive, rayleigh, xp.zeros_like(rayleigh)))
             vectors.append(xp.where(alive[..., None], v, xp.zeros_like(v)))
-            accepted = accepted + xp.astype(alive, xp.int64)
+            accepted = accepted + xp.astype(alive, xp.int32)
         values.reverse()
         vectors.reverse()
         return EighResult(xp.stack(values, axis=-1), xp.stack(vectors, axis=-1), accepted)
@@ -95,7 +97,7 @@ def pi_vjp(xp: Any, M: Any, v: Any, g: Any, iterations: int, eps: float) -> Any:
     """
     Mv = _matvec(M, v)
     lam = xp.sqrt(_dot(xp, Mv, Mv))
-    lam = xp.maximum(lam, xp.asarray(eps, dtype=lam.dtype, device=lam.device))[..., None]
+    lam = xp.maximum(lam, xp.asarray(eps, dtype=lam.dtype, device=device(lam)))[..., None]
     gM = xp.zeros_like(M)
     for _ in range(iterations):
         u = (g - v * _dot(xp, v, g)[..., None]) / lam

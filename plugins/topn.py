@@ -13,6 +13,8 @@ import dataclasses
 import math
 from typing import Any
 
+from array_api_compat import device
+
 from spectralcore import KernelBackward, hookimpl
 from spectralcore._array import off_diagonal, pair_gap, reciprocal_where
 
@@ -33,7 +35,7 @@ class TopN(KernelBackward):
         """Boolean (n,) mask of the kept (largest) eigenvalues; w is ascending."""
         size = w.shape[-1]
         count = min(self.n, size) if isinstance(self.n, int) else math.ceil(self.n * size)
-        return xp.arange(size, device=w.device) >= size - count
+        return xp.arange(size, device=device(w)) >= size - count
 
     def kernel(self, xp: Any, w: Any) -> Any:
         keep = self.kept(xp, w)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from array_api_compat import device
+
 Array = Any
 
 
@@ -18,13 +20,13 @@ def sym(x: Array) -> Array:
 def eye_like(xp: Any, a: Array) -> Array:
     """Identity with the trailing shape, dtype and device of the square matrix ``a``."""
     n = a.shape[-1]
-    return xp.eye(n, dtype=a.dtype, device=a.device)
+    return xp.eye(n, dtype=a.dtype, device=device(a))
 
 
 def diag_embed(xp: Any, w: Array) -> Array:
     """Batched ``diag(w)``: (..., n) → (..., n, n)."""
     n = w.shape[-1]
-    return xp.eye(n, dtype=w.dtype, device=w.device) * w[..., None, :]
+    return xp.eye(n, dtype=w.dtype, device=device(w)) * w[..., None, :]
 
 
 def congruence(V: Array, X: Array) -> Array:
@@ -54,7 +56,7 @@ def pair_sign(xp: Any, w: Array) -> Array:
     separates the pair, so a kernel built as S ∘ f(|λj − λi|) stays antisymmetric.
     """
     n = w.shape[-1]
-    idx = xp.arange(n, device=w.device)
+    idx = xp.arange(n, device=device(w))
     upper = xp.astype(idx[None, :] > idx[:, None], w.dtype)
     return upper - upper.mT
 
@@ -67,7 +69,7 @@ def pair_gap(w: Array) -> Array:
 def off_diagonal(xp: Any, w: Array) -> Array:
     """Boolean (n, n) mask, True off the diagonal, for eigenvalues w (..., n)."""
     n = w.shape[-1]
-    idx = xp.arange(n, device=w.device)
+    idx = xp.arange(n, device=device(w))
     return idx[None, :] != idx[:, None]
 
 

@@ -28,11 +28,11 @@ def run_forward(op: Op, xp: Any, A: Any, config: Any) -> tuple[Any, Any]:
     return _cast(xp, out, A.dtype), residuals
 
 
-def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, out: Any, cotangent: Any) -> Any:
-    """Validate the cotangent against ``out``, run op.backward in the working dtype, return gA in A's dtype."""
-    shapes = op.cotangent_shapes(A, out)
+def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, shapes: Any, cotangent: Any) -> Any:
+    """Validate the cotangent against the output ``shapes`` (``op.cotangent_shapes``), run
+    op.backward in the working dtype, return gA in A's dtype."""
     work = working_dtype(xp, A.dtype)
-    if isinstance(out, tuple):
+    if isinstance(shapes[0], tuple):
         if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(shapes):
             raise SpectralError(f"cotangent of {op.name} must be a tuple of {len(shapes)} arrays (or None), "
                                 f"got {type(cotangent).__name__}")
@@ -46,13 +46,28 @@ def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, out: Any,
 
 
 def apply(op: Op, A: Any, config: Any) -> Any:
-    """Validate A, pick the adapter that claims its type, and run the op through it."""
+    """Validate A, pick the adapter that claims its type, and run the op through it.
+
+    An adapter has ``apply(op, xp, A, config)`` and ``inspectable(A)``: A's values as an
+    array that may be read (detached from autodiff), or None while A is being traced (jit,
+    torch.compile), when the value checks are skipped.
+    """
     xp = array_namespace(A)
-    check_matrix(xp, A, check_values=config.check)
+    adapter = _adapter(A)
+    _check(xp, A, adapter, config)
+    return adapter.apply(op, xp, A, config)
+
+
+def _adapter(A: Any) -> Any:
     adapter = REGISTRY.adapter(A)
     if adapter is None:
         raise SpectralError(f"no adapter claims arrays of type {type(A).__module__}.{type(A).__qualname__}")
-    return adapter.apply(op, xp, A, config)
+    return adapter
+
+
+def _check(xp: Any, A: Any, adapter: Any, config: Any) -> None:
+    values = adapter.inspectable(A) if config.check else None
+    check_matrix(xp, A if values is None else values, check_values=values is not None)
 
 
 def public_op(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -88,6 +103,6 @@ def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any,
                             f"sc.matrix_function), got {fn!r}")
     config = fn.configure(A, *args, **kwargs)
     xp = array_namespace(A)
-    check_matrix(xp, A, check_values=config.check)
+    _check(xp, A, _adapter(A), config)
     out, residuals = run_forward(op, xp, A, config)
-    return out, functools.partial(run_backward, op, xp, A, config, residuals, out)
+    return out, functools.partial(run_backward, op, xp, A, config, residuals, op.cotangent_shapes(A, out))

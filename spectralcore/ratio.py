@@ -12,6 +12,8 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from array_api_compat import device
+
 from ._array import off_diagonal, pair_sign
 from .method import KernelBackward
 
@@ -28,7 +30,7 @@ class RatioBackward(KernelBackward):
         return self.eps
 
     def kernel(self, xp: Any, w: Any) -> Any:
-        lam = xp.maximum(w, xp.asarray(self.floor(xp, w), dtype=w.dtype, device=w.device))
+        lam = xp.maximum(w, xp.asarray(self.floor(xp, w), dtype=w.dtype, device=device(w)))
         li, lj = lam[..., :, None], lam[..., None, :]
         big = xp.maximum(li, lj)
         x = xp.where(off_diagonal(xp, w), xp.minimum(li, lj) / big, xp.zeros_like(big))

@@ -37,7 +37,7 @@ def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = Tru
     if A.shape[-1] == 0 or not check_values:
         return
     if not bool(xp.all(xp.isfinite(A))):
-        bad = int(xp.sum(xp.astype(~xp.isfinite(A), xp.int64)))
+        bad = int(xp.sum(xp.astype(~xp.isfinite(A), xp.int32)))
         raise SpectralError(f"`{name}` must be finite, got {bad} non-finite entries (NaN or inf)")
     work = xp.astype(A, working_dtype(xp, A.dtype))
     rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol

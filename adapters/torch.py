@@ -1,0 +1,99 @@
+"""PyTorch adapter: a ``torch.Tensor`` goes through a ``torch.autograd.Function`` whose forward
+and backward are the core op's forward and backward.
+
+Batched, any device, dtype preserved (float16/bfloat16 computed in float32); autocast is
+disabled inside (the methods choose their own precision). The backward is
+``once_differentiable``: second derivatives are not supported. torch is imported only when
+a tensor arrives, so registering this plugin costs nothing to a NumPy-only user.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from spectralcore.dispatch import run_backward, run_forward
+from spectralcore.hooks import hookimpl
+from spectralcore.method import EighResult
+from spectralcore.ops.base import Op
+
+
+def _flatten(tree: Any, leaves: list) -> Any:
+    """Replace every tensor in a tuple/None tree by its index in ``leaves``."""
+    if isinstance(tree, EighResult):
+        return ("eigh", _flatten(tree[0], leaves), _flatten(tree[1], leaves), _flatten(tree.accepted, leaves))
+    if isinstance(tree, tuple):
+        return ("tuple",) + tuple(_flatten(t, leaves) for t in tree)
+    if tree is None:
+        return None
+    leaves.append(tree)
+    return len(leaves) - 1
+
+
+def _unflatten(spec: Any, leaves: tuple) -> Any:
+    if spec is None:
+        return None
+    if isinstance(spec, int):
+        return leaves[spec]
+    children = [_unflatten(s, leaves) for s in spec[1:]]
+    return EighResult(*children) if spec[0] == "eigh" else tuple(children)
+
+
+@functools.cache
+def _function_class() -> type:
+    import torch
+
+    class SpectralFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, A: Any, op: Op, config: Any, xp: Any) -> Any:
+            with torch.autocast(A.device.type, enabled=False):
+                out, residuals = run_forward(op, xp, A, config)
+            leaves: list = []
+            ctx.spec = _flatten(residuals, leaves)
+            ctx.save_for_backward(A, *leaves)
+            ctx.op, ctx.config, ctx.xp = op, config, xp
+            ctx.shapes = op.cotangent_shapes(A, out)
+            ctx.set_materialize_grads(False)
+            if isinstance(out, EighResult):
+                if out.accepted is not None:
+                    ctx.mark_non_differentiable(out.accepted)
+                    return out[0], out[1], out.accepted
+                return out[0], out[1]
+            return out
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx: Any, *grads: Any) -> Any:
+            A, *leaves = ctx.saved_tensors
+            residuals = _unflatten(ctx.spec, tuple(leaves))
+            cotangent = grads[:2] if isinstance(ctx.shapes[0], tuple) else grads[0]
+            with torch.autocast(A.device.type, enabled=False):
+                gA = run_backward(ctx.op, ctx.xp, A, ctx.config, residuals, ctx.shapes, cotangent)
+            return gA, None, None, None
+
+    return SpectralFunction
+
+
+class TorchAdapter:
+    """Runs ops through :func:`_function_class`'s autograd.Function."""
+
+    def apply(self, op: Op, xp: Any, A: Any, config: Any) -> Any:
+        out = _function_class().apply(A, op, config, xp)
+        if isinstance(out, tuple):
+            return EighResult(*out)
+        return out
+
+    def inspectable(self, A: Any) -> Any:
+        import torch
+
+        return None if torch.compiler.is_compiling() else A.detach()
+
+
+ADAPTER = TorchAdapter()
+
+
+@hookimpl
+def spectralcore_array_adapter(array: Any) -> TorchAdapter | None:
+    torch = sys.modules.get("torch")
+    return ADAPTER if torch is not None and isinstance(array, torch.Tensor) else None

@@ -1,0 +1,219 @@
+"""Adapter overhead: spectralcore through the torch / JAX adapters against the same algorithm
+written directly in plain torch / JAX, forward + backward, measured in the same run.
+
+    python benchmarks/adapter_overhead.py [--batch 64] [--n 64] [--repeats 30]
+
+Prints medians and the ratio spectralcore / plain (target ≤ 1.10 on CPU, float32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from fractions import Fraction
+
+import numpy as np
+
+import spectralcore as sc
+from spectralcore.series import binomial_series, pade
+
+DEGREE, EPS = 9, 1e-2  # taylor defaults
+PADE_P, PADE_Q = (tuple(float(c) for c in t) for t in pade(binomial_series(Fraction(1, 2), 10), 5, 5))
+LYA_ITERS = 8
+
+
+def median_time(fn, repeats: int, sync=lambda: None) -> float:
+    for _ in range(3):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------- plain torch baselines
+def torch_baselines():
+    import torch
+
+    class TaylorEigh(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, A):
+            w, V = torch.linalg.eigh(A)
+            ctx.save_for_backward(w, V)
+            return w, V
+
+        @staticmethod
+        def backward(ctx, gw, gV):
+            w, V = ctx.saved_tensors
+            lam = w.clamp_min(EPS)
+            li, lj = lam[..., :, None], lam[..., None, :]
+            big = torch.maximum(li, lj)
+            x = torch.minimum(li, lj) / big
+            total = torch.ones_like(x)
+            for _ in range(DEGREE):
+                total = 1 + x * total
+            n = w.shape[-1]
+            sign = torch.triu(torch.ones(n, n, dtype=w.dtype), 1)
+            sign = sign - sign.mT
+            K = sign * total / big
+            inner = K * (V.mT @ gV) + torch.diag_embed(gw)
+            g = V @ inner @ V.mT
+            return (g + g.mT) / 2
+
+    class MpaLyapunov(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, A):
+            c = spectral_scale_torch(A)
+            eye = torch.eye(A.shape[-1], dtype=A.dtype)
+            Z = eye - A / c[..., None, None]
+            P, Q, power = PADE_P[0] * eye, PADE_Q[0] * eye, eye
+            for k in range(1, 6):
+                power = Z if k == 1 else power @ Z
+                P = P + PADE_P[k] * power
+                Q = Q + PADE_Q[k] * power
+            S = torch.linalg.solve(Q, P) * c.sqrt()[..., None, None]
+            ctx.save_for_backward(S)
+            return S
+
+        @staticmethod
+        def backward(ctx, gS):
+            (S,) = ctx.saved_tensors
+            c = spectral_scale_torch(S)[..., None, None]
+            B, C = S / c, (gS + gS.mT) / 2 / c
+            three = 3 * torch.eye(S.shape[-1], dtype=S.dtype)
+            for _ in range(LYA_ITERS):
+                B2 = B @ B
+                B, C = B @ (three - B2) / 2, (-(B2 @ C) + B @ C @ B + C @ (three - B2)) / 2
+            g = C / 2
+            return (g + g.mT) / 2
+
+    def spectral_scale_torch(A):
+        c = torch.linalg.matrix_norm(A)
+        log_c, B = c.log(), A / c[..., None, None]
+        for k in range(1, 5):
+            B = B @ B
+            t = torch.linalg.matrix_norm(B)
+            B = B / t[..., None, None]
+            log_c = log_c + t.log() / 2**k
+        return log_c.exp()
+
+    return TaylorEigh, MpaLyapunov
+
+
+def run_torch(A_np, G_np, repeats):
+    import torch
+
+    torch.set_num_threads(torch.get_num_threads())
+    TaylorEigh, MpaLyapunov = torch_baselines()
+    A = torch.from_numpy(A_np)
+    G = torch.from_numpy(G_np)
+    gw = torch.ones(A.shape[:-1], dtype=A.dtype)
+
+    def step(fn):
+        X = A.clone().requires_grad_()
+        out = fn(X)
+        loss = (out[0] * gw).sum() + (out[1] * G).sum() if isinstance(out, tuple) else (out * G).sum()
+        loss.backward()
+        return X.grad
+
+    cases = {
+        "eigh + taylor backward": (lambda X: sc.eigh(X, backward="taylor"),
+                                   lambda X: sc.eigh(X, backward="taylor", check=False),
+                                   lambda X: TaylorEigh.apply(X)),
+        "sqrtm mpa + lyapunov": (lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov"),
+                                 lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", check=False),
+                                 lambda X: MpaLyapunov.apply(X)),
+    }
+    rows = []
+    for name, (ours, ours_nocheck, plain) in cases.items():
+        agree = float((step(ours) - step(plain)).abs().max())
+        t_plain = median_time(lambda: step(plain), repeats)
+        t_ours = median_time(lambda: step(ours), repeats)
+        t_nocheck = median_time(lambda: step(ours_nocheck), repeats)
+        rows.append((f"torch {name}", t_ours, t_nocheck, t_plain, agree))
+    return rows
+
+
+# ---------------------------------------------------------------- plain JAX baselines
+def run_jax(A_np, G_np, repeats):
+    import jax
+    import jax.numpy as jnp
+
+    A, G = jnp.asarray(A_np), jnp.asarray(G_np)
+
+    def spectral_scale(A):
+        c = jnp.linalg.norm(A, axis=(-2, -1))
+        log_c, B = jnp.log(c), A / c[..., None, None]
+        for k in range(1, 5):
+            B = B @ B
+            t = jnp.linalg.norm(B, axis=(-2, -1))
+            B = B / t[..., None, None]
+            log_c = log_c + jnp.log(t) / 2**k
+        return jnp.exp(log_c)
+
+    @jax.custom_vjp
+    def mpa_lya(A):
+        return mpa_fwd(A)[0]
+
+    def mpa_fwd(A):
+        c = spectral_scale(A)
+        eye = jnp.eye(A.shape[-1], dtype=A.dtype)
+        Z = eye - A / c[..., None, None]
+        P, Q, power = PADE_P[0] * eye, PADE_Q[0] * eye, eye
+        for k in range(1, 6):
+            power = Z if k == 1 else power @ Z
+            P, Q = P + PADE_P[k] * power, Q + PADE_Q[k] * power
+        S = jnp.linalg.solve(Q, P) * jnp.sqrt(c)[..., None, None]
+        return S, S
+
+    def mpa_bwd(S, gS):
+        c = spectral_scale(S)[..., None, None]
+        B, C = S / c, (gS + jnp.swapaxes(gS, -1, -2)) / 2 / c
+        three = 3 * jnp.eye(S.shape[-1], dtype=S.dtype)
+        for _ in range(LYA_ITERS):
+            B2 = B @ B
+            B, C = B @ (three - B2) / 2, (-(B2 @ C) + B @ C @ B + C @ (three - B2)) / 2
+        g = C / 2
+        return ((g + jnp.swapaxes(g, -1, -2)) / 2,)
+
+    mpa_lya.defvjp(mpa_fwd, mpa_bwd)
+
+    ours = jax.jit(jax.grad(lambda X: jnp.sum(sc.sqrtm(X, forward="mpa", backward="lyapunov") * G)))
+    plain = jax.jit(jax.grad(lambda X: jnp.sum(mpa_lya(X) * G)))
+    agree = float(jnp.max(jnp.abs(ours(A) - plain(A))))
+    sync = lambda: None  # noqa: E731
+    t_plain = median_time(lambda: plain(A).block_until_ready(), repeats, sync)
+    t_ours = median_time(lambda: ours(A).block_until_ready(), repeats, sync)
+    return [("jax jit sqrtm mpa + lyapunov", t_ours, float("nan"), t_plain, agree)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((args.batch, args.n, 4 * args.n)).astype(np.float32)
+    A = X @ X.transpose(0, 2, 1) / (4 * args.n)
+    A = (A + A.transpose(0, 2, 1)) / 2
+    G = rng.standard_normal(A.shape).astype(np.float32)
+    rows = run_torch(A, G, args.repeats)
+    try:
+        rows += run_jax(A, G, args.repeats)
+    except ImportError:
+        print("jax not installed: JAX rows skipped")
+    print(f"batch {args.batch} of {args.n}x{args.n} float32, CPU, forward + backward, median of {args.repeats}")
+    print(f"{'case':34} {'ours ms':>9} {'check=False':>12} {'plain ms':>9} {'ratio':>6} {'ratio (no check)':>17} {'max |dgA|':>10}")
+    for name, ours, nocheck, plain, agree in rows:
+        print(f"{name:34} {ours * 1e3:9.2f} {nocheck * 1e3:12.2f} {plain * 1e3:9.2f} {ours / plain:6.3f} "
+              f"{nocheck / plain:17.3f} {agree:10.2e}")
+
+
+if __name__ == "__main__":
+    main()

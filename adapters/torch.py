@@ -3,13 +3,13 @@ and backward are the core op's forward and backward.
 
 Batched, any device, dtype preserved (float16/bfloat16 computed in float32); autocast is
 disabled inside (the methods choose their own precision). The backward is
-``once_differentiable``: second derivatives are not supported. torch is imported only when
+first-order only: a backward with ``create_graph=True`` raises, rather than returning a
+second derivative that would silently miss this op's part. torch is imported only when
 a tensor arrives, so registering this plugin costs nothing to a NumPy-only user.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any
 
@@ -40,8 +40,19 @@ def _unflatten(spec: Any, leaves: tuple) -> Any:
     return EighResult(*children) if spec[0] == "eigh" else tuple(children)
 
 
-@functools.cache
+_FUNCTION: type | None = None
+
+
 def _function_class() -> type:
+    """The autograd.Function, defined on first use (a module global, which torch.compile
+    reads as a constant once it exists)."""
+    global _FUNCTION
+    if _FUNCTION is None:
+        _FUNCTION = _define_function()
+    return _FUNCTION
+
+
+def _define_function() -> type:
     import torch
 
     class SpectralFunction(torch.autograd.Function):
@@ -63,8 +74,10 @@ def _function_class() -> type:
             return out
 
         @staticmethod
-        @torch.autograd.function.once_differentiable
         def backward(ctx: Any, *grads: Any) -> Any:
+            if torch.is_grad_enabled():
+                raise RuntimeError(f"spectralcore.{ctx.op.name}: second derivatives are not supported "
+                                   "(backward was called with create_graph=True)")
             A, *leaves = ctx.saved_tensors
             residuals = _unflatten(ctx.spec, tuple(leaves))
             cotangent = grads[:2] if isinstance(ctx.shapes[0], tuple) else grads[0]
@@ -97,3 +110,7 @@ ADAPTER = TorchAdapter()
 def spectralcore_array_adapter(array: Any) -> TorchAdapter | None:
     torch = sys.modules.get("torch")
     return ADAPTER if torch is not None and isinstance(array, torch.Tensor) else None
+
+
+if "torch" in sys.modules:  # torch came first: define the Function now, outside any traced call
+    _function_class()

@@ -59,11 +59,11 @@ class Method(abc.ABC):
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
         """Every option and its default value, in declaration order."""
-        return {f.name: f.default for f in dataclasses.fields(cls)}
+        return {name: f.default for name, f in cls.__dataclass_fields__.items()}
 
     def options(self) -> dict[str, Any]:
         """This instance's option values."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     def _require(self, condition: bool, option: str, expected: str) -> None:
         """Raise a ValueError naming the method, the option, what was expected and what came."""

@@ -17,30 +17,44 @@ from spectralcore.ops.base import Op
 
 
 @functools.cache
-def _custom_vjp() -> Any:
+def _register_pytree() -> None:
+    """EighResult is a pytree (w, V, accepted) for every JAX transformation."""
     import jax
-    from array_api_compat import array_namespace
 
     jax.tree_util.register_pytree_node(
         EighResult, lambda r: ((r[0], r[1], r.accepted), None), lambda _, children: EighResult(*children))
 
-    def cotangent_of(out_shapes: Any, cot: Any) -> Any:
-        return tuple(cot)[:2] if isinstance(out_shapes[0], tuple) else cot
+
+@functools.cache
+def _custom_vjp() -> Any:
+    import jax
+    from array_api_compat import array_namespace
+    from jax.custom_derivatives import SymbolicZero
+
+    def dense(cot: Any) -> Any:
+        """A cotangent JAX knows to be zero arrives as SymbolicZero: pass None (zero), so that
+        an unused output never multiplies an infinite kernel entry (0 · inf = NaN at ties)."""
+        return None if isinstance(cot, SymbolicZero) else cot
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
     def spectral(op: Op, config: Any, A: Any) -> Any:
         return run_forward(op, array_namespace(A), A, config)[0]
 
     def forward(op: Op, config: Any, A: Any) -> Any:
+        A = A.value
         out, residuals = run_forward(op, array_namespace(A), A, config)
         return out, (A, residuals)
 
     def backward(op: Op, config: Any, saved: Any, cot: Any) -> Any:
         A, residuals = saved
-        shapes = op.cotangent_shapes(A, cot)
-        return (run_backward(op, array_namespace(A), A, config, residuals, shapes, cotangent_of(shapes, cot)),)
+        if isinstance(cot, EighResult):
+            shapes, cot = (tuple(cot[0].shape), tuple(cot[1].shape)), (dense(cot[0]), dense(cot[1]))
+        else:
+            shapes, cot = tuple(A.shape), dense(cot)
+        gA = run_backward(op, array_namespace(A), A, config, residuals, shapes, cot)
+        return (gA,)
 
-    spectral.defvjp(forward, backward)
+    spectral.defvjp(forward, backward, symbolic_zeros=True)
     return spectral
 
 
@@ -60,4 +74,11 @@ ADAPTER = JaxAdapter()
 @hookimpl
 def spectralcore_array_adapter(array: Any) -> JaxAdapter | None:
     jax = sys.modules.get("jax")
-    return ADAPTER if jax is not None and isinstance(array, jax.Array) else None
+    if jax is None or not isinstance(array, jax.Array):
+        return None
+    _register_pytree()
+    return ADAPTER
+
+
+if "jax" in sys.modules:  # jax came first: EighResult is a pytree from the start
+    _register_pytree()

@@ -47,6 +47,9 @@ class EighResult(tuple):
         return self[1]
 
 
+_OPTION_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
 @dataclasses.dataclass(frozen=True)
 class Method(abc.ABC):
     """Base of every method: options are dataclass fields, metadata are class attributes."""
@@ -58,12 +61,15 @@ class Method(abc.ABC):
 
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
-        """Every option and its default value, in declaration order."""
-        return {name: f.default for name, f in cls.__dataclass_fields__.items()}
+        """Every option and its default value, in declaration order (cached per class, so a
+        traced call reads a dict instead of introspecting the dataclass)."""
+        if cls not in _OPTION_DEFAULTS:
+            _OPTION_DEFAULTS[cls] = {f.name: f.default for f in dataclasses.fields(cls)}
+        return _OPTION_DEFAULTS[cls]
 
     def options(self) -> dict[str, Any]:
         """This instance's option values."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {name: getattr(self, name) for name in self.option_defaults()}
 
     def _require(self, condition: bool, option: str, expected: str) -> None:
         """Raise a ValueError naming the method, the option, what was expected and what came."""

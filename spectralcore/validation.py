@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ._array import Array, dtype_eps
@@ -36,13 +37,13 @@ def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = Tru
                             f"float64), got {A.dtype}")
     if A.shape[-1] == 0 or not check_values:
         return
-    if not bool(xp.all(xp.isfinite(A))):
+    work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
+    scale = float(xp.max(xp.abs(work)))  # NaN or inf here iff A has a non-finite entry
+    if not math.isfinite(scale):
         bad = int(xp.sum(xp.astype(~xp.isfinite(A), xp.int32)))
         raise SpectralError(f"`{name}` must be finite, got {bad} non-finite entries (NaN or inf)")
-    work = xp.astype(A, working_dtype(xp, A.dtype))
     rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
     asym = float(xp.max(xp.abs(work - work.mT)))
-    scale = float(xp.max(xp.abs(work)))
     if asym > rtol * scale:
         raise SpectralError(f"`{name}` must be symmetric: expected max|A - A^T| <= {rtol:.3g} * max|A| = "
                             f"{rtol * scale:.3g}, got {asym:.3g}; symmetrise it ((A + A^T) / 2) or pass "

@@ -8,7 +8,7 @@ import scipy.interpolate
 from fractions import Fraction
 
 import spectralcore as sc
-from reference import aligned_eigh, fd_gradient, rel_err, symmetric, with_spectrum
+from reference import aligned_eigh, fd_gradient, rel_err, with_spectrum
 from spectralcore.series import binomial_series, pade
 
 SEPARATED = [0.3, 0.9, 1.7, 2.6, 4.0]

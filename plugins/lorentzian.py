@@ -19,6 +19,7 @@ class Lorentzian(KernelBackward):
     name = "lorentzian"
     claims = frozenset({"bounded", "traceable"})
     reference = "Liao et al., Phys. Rev. X 9, 031041 (2019)"
+    accuracy = 1e-8
 
     eps: float = 1e-12
 

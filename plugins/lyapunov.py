@@ -28,6 +28,7 @@ class Lyapunov(SqrtmBackward):
     name = "lyapunov"
     claims = frozenset({"traceable"})
     reference = "ICLR 2022 Alg. 2"
+    accuracy = 1e-10
 
     iterations: int = 8
     normalize: str = DEFAULT

@@ -23,6 +23,7 @@ class MPA(SqrtmForward):
     name = "mpa"
     claims = frozenset({"traceable"})
     reference = "ICLR 2022 eq. 13"
+    accuracy = 3e-5
 
     m: int = 5
     n: int = 5

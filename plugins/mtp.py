@@ -33,6 +33,7 @@ class MTP(SqrtmForward):
     name = "mtp"
     claims = frozenset({"traceable"})
     reference = "ICLR 2022 eq. 10"
+    accuracy = 2e-2
 
     degree: int = 11
     normalize: str = DEFAULT

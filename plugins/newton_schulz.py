@@ -43,6 +43,7 @@ class NewtonSchulz(NewtonSchulzOptions, SqrtmForward):
     name = "newton-schulz"
     claims = frozenset({"traceable"})
     reference = "ICCV 2021 eq. 8 (iSQRT-COV)"
+    accuracy = 3e-6
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
         steps, c = self.iterates(xp, A)
@@ -66,6 +67,7 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
     name = "newton-schulz"
     claims = frozenset({"traceable"})
     reference = "iSQRT-COV (Li et al. 2018) backward; ICLR 2022 Table 2"
+    accuracy = 5e-5
 
     def _backprop(self, xp: Any, A: Any, gY: Any, gZ: Any) -> Any:
         steps, c = self.iterates(xp, A)

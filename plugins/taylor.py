@@ -21,6 +21,7 @@ class Taylor(RatioBackward):
     name = "taylor"
     claims = frozenset({"bounded", "traceable"})
     reference = "TPAMI 2021 eq. 9"
+    accuracy = 3e-2
 
     degree: int = 9
     eps: float = 1e-2

@@ -1,18 +1,63 @@
-"""``spectralcore`` command line: ``methods`` lists the registry."""
+"""``spectralcore`` command line: ``methods`` lists the registry, ``conformance`` runs the suite."""
 
 from __future__ import annotations
 
 import argparse
+import pathlib
 
 from . import methods
+
+KINDS = ("eigh-forward", "eigh-backward", "sqrtm-forward", "sqrtm-backward")
+
+
+def _methods() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("kind", "name", "options (defaults)", "claims", "reference", "source", title="registered methods")
+    for info in methods():
+        opts = ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-"
+        table.add_row(info.kind, info.name, opts, " ".join(sorted(info.claims)), info.reference, info.source)
+    Console(width=200).print(table)
+    return 0
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .conformance import run
+
+    console = Console()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("conformance", total=None)
+        report = run(args.method, kind=args.kind, backends=args.backend, devices=args.device,
+                     progress=lambda label: progress.update(task, description=label, advance=1))
+    table = Table("kind", "method", "backend/device", "checks passed", title="spectralcore conformance")
+    for kind, method, backend, ok, total in report.summary():
+        table.add_row(kind, method, backend, f"[{'green' if ok == total else 'red'}]{ok}/{total}")
+    console.print(table)
+    for failure in report.failures:
+        console.print(f"[red]{failure}")
+    if args.json:
+        pathlib.Path(args.json).write_text(report.to_json())
+        console.print(f"results written to {args.json}")
+    console.print(f"{len(report.results) - len(report.failures)} passed, {len(report.failures)} failed")
+    return 0 if report.passed else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spectralcore")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("methods", help="list every registered method")
+    conf = sub.add_parser("conformance", help="run the conformance suite on the installed backends")
+    conf.add_argument("--method", help="a registered method name (default: all)")
+    conf.add_argument("--kind", choices=KINDS, help="only methods of this kind")
+    conf.add_argument("--backend", action="append", help="numpy, array_api_strict, torch, jax, cupy (repeatable)")
+    conf.add_argument("--device", action="append", choices=("cpu", "cuda"), help="repeatable; default: all")
+    conf.add_argument("--json", help="also write every result to this JSON file")
     args = parser.parse_args(argv)
     if args.command == "methods":
-        for info in methods():
-            print(info)
-    return 0
+        return _methods()
+    return _conformance(args)

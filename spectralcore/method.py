@@ -9,7 +9,10 @@ options of every registered one. Subclasses set three class attributes:
   ``"exact"`` (agrees with the analytic result), ``"bounded"`` (finite gradients at
   repeated and zero eigenvalues), ``"traceable"`` (fixed compute graph: no Python
   branching on array values, no host synchronisation),
-* ``reference`` — the paper and equation it implements.
+* ``reference`` — the paper and equation it implements,
+* ``accuracy`` (optional) — the float64 relative error against the exact result that it
+  claims on the conformance suite's well-separated input (n = 5, spectrum 1 … 4, so
+  condition number 4); methods claiming ``"exact"`` claim 1e-8 unless they say otherwise.
 
 Kinds (the registry key is ``(kind, name)``): :class:`EighForward`, :class:`EighBackward`
 (with the one-function base :class:`KernelBackward`), :class:`SqrtmForward`,
@@ -58,6 +61,7 @@ class Method(abc.ABC):
     name: ClassVar[str] = ""
     claims: ClassVar[frozenset[str]] = frozenset({"traceable"})
     reference: ClassVar[str] = ""
+    accuracy: ClassVar[float | None] = None
 
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:

@@ -1,0 +1,220 @@
+"""The checks. Each takes (subject, backend, dtype) and yields one :class:`Result` per input.
+
+A check applies only to the methods whose claims it tests (``applies``): an exact method is
+never checked for boundedness, an approximation never for agreement unless it declares an
+``accuracy``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .backends import Backend
+from .cases import SEPARATED, Cotangent, batch, degenerate
+from .subject import Subject
+
+BOUND = 1e12  # "bounded": ‖gA‖_F ≤ BOUND · ‖cotangent‖_F on every degenerate input
+ROUNDING = {"float32": 1e-5, "float64": 1e-12}  # for properties exact up to rounding
+CROSS = {"float32": 1e-4, "float64": 1e-10}  # same numbers on every backend
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    check: str
+    kind: str
+    method: str
+    backend: str
+    device: str
+    dtype: str
+    case: str
+    measured: float
+    allowed: float
+    passed: bool
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return (f"{verdict}: {self.check} — {self.kind} '{self.method}' on {self.backend}/{self.device} "
+                f"{self.dtype}, input '{self.case}': measured {self.measured:.3g}, allowed {self.allowed:.3g}")
+
+
+def rel(x: np.ndarray, y: np.ndarray) -> float:
+    """‖x − y‖ / ‖y‖ (inf if x is not finite, ‖x‖ if y = 0)."""
+    if not np.all(np.isfinite(x)):
+        return float("inf")
+    scale = np.linalg.norm(y)
+    return float(np.linalg.norm(x - y) / (scale if scale > 0 else 1.0))
+
+
+def _result(name: str, s: Subject, b: Backend, dtype: str, case: str, measured: float, allowed: float) -> Result:
+    return Result(name, s.kind, s.method.name, b.name, b.device, dtype, f"{case}", float(measured), allowed,
+                  bool(measured <= allowed))
+
+
+def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """Outputs (forward kinds) or gA (backward kinds) against the exact float64 result."""
+    allowed = s.tolerance(dtype)
+    cot = Cotangent.for_shape(SEPARATED.matrix.shape)
+    for op in s.ops:
+        got, ref = s.run(op, b, SEPARATED.matrix, dtype, cot), s.reference(op, SEPARATED.matrix, cot)
+        if s.is_backward:
+            yield _result("agreement", s, b, dtype, f"{op.name} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
+        else:
+            for key in ref.outputs:
+                yield _result("agreement", s, b, dtype, f"{key}, {SEPARATED.name}",
+                              rel(got.outputs[key], ref.outputs[key]), allowed)
+
+
+def bounded(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """Finite gA with ‖gA‖ ≤ BOUND ‖cotangent‖ on repeated, near-repeated and zero eigenvalues."""
+    for case in degenerate(s.kind):
+        cot = Cotangent.for_shape(case.matrix.shape)
+        for op in s.ops:
+            run = s.run(op, b, case.matrix, dtype, cot)
+            g_norm = np.linalg.norm(cot.G)
+            ratio = np.linalg.norm(run.gA) / g_norm if np.all(np.isfinite(run.gA)) else float("inf")
+            yield _result("bounded", s, b, dtype, f"{op.name}, {case.name}", ratio, BOUND)
+
+
+def symmetric(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """gA = gAᵀ (the gradient with respect to a symmetric matrix)."""
+    cot = Cotangent.for_shape(SEPARATED.matrix.shape)
+    for op in s.ops:
+        g = s.run(op, b, SEPARATED.matrix, dtype, cot).gA
+        yield _result("symmetric", s, b, dtype, op.name, rel(g.T, g), ROUNDING[dtype])
+
+
+def sign_invariance(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """Flipping eigenvector signs (and the cotangent's with them) leaves gA unchanged."""
+    import spectralcore as sc
+    from array_api_compat import array_namespace
+
+    A = SEPARATED.matrix
+    cot = Cotangent.for_shape(A.shape)
+    with b.precision(dtype):
+        x = b.asarray(A.astype(dtype))
+        xp = array_namespace(x)
+        w, V = sc.eigh(x)
+        V_np = b.to_numpy(V).astype(np.float64)
+        grads = []
+        for signs in (np.ones(A.shape[-1]), np.array([1.0, -1.0, 1.0, -1.0, -1.0])):
+            gw, gV = cot.eigh(V_np * signs)
+            g = s.method.vjp(xp, x, w, V * b.asarray(signs.astype(dtype)), b.asarray(gw.astype(dtype)),
+                             b.asarray(gV.astype(dtype)))
+            grads.append(b.to_numpy(g).astype(np.float64))
+    yield _result("sign invariance", s, b, dtype, SEPARATED.name, rel(grads[1], grads[0]), ROUNDING[dtype])
+
+
+def zero_cotangent(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """A zero cotangent gives exactly zero gA."""
+    cot = Cotangent.for_shape(SEPARATED.matrix.shape).scaled(0.0)
+    for op in s.ops:
+        g = s.run(op, b, SEPARATED.matrix, dtype, cot).gA
+        yield _result("zero cotangent", s, b, dtype, op.name, float(np.max(np.abs(g))), 0.0)
+
+
+def linearity(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """gA(α c1 + β c2) = α gA(c1) + β gA(c2)."""
+    shape = SEPARATED.matrix.shape
+    c1, c2 = Cotangent.for_shape(shape, 11), Cotangent.for_shape(shape, 12)
+    mixed = Cotangent(2 * c1.G - 3 * c2.G, 2 * c1.gw - 3 * c2.gw, c1.weights)
+    for op in s.ops:
+        runs = [s.run(op, b, SEPARATED.matrix, dtype, c) for c in (c1, c2, mixed)]  # eigh: gV = 2GVc is linear in G
+        yield _result("linearity", s, b, dtype, op.name, rel(runs[2].gA, 2 * runs[0].gA - 3 * runs[1].gA),
+                      10 * ROUNDING[dtype])
+
+
+def batch_equals_loop(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """A (3, n, n) batch gives each matrix's own outputs and gA."""
+    A = batch(SEPARATED)
+    cot = Cotangent.for_shape(A.shape)
+    for op in s.ops:
+        whole = s.run(op, b, A, dtype, cot)
+        worst = 0.0
+        for k in range(A.shape[0]):
+            single = s.run(op, b, A[k], dtype, Cotangent(cot.G[k], cot.gw[k], cot.weights))
+            worst = max(worst, rel(whole.gA[k], single.gA),
+                        *(rel(whole.outputs[key][k], single.outputs[key]) for key in single.outputs))
+        yield _result("batch equals loop", s, b, dtype, op.name, worst, 10 * ROUNDING[dtype])
+
+
+def preserved(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """Outputs and gA keep the input's dtype, device and shape (measured: number of mismatches)."""
+    A = batch(SEPARATED, 2)
+    cot = Cotangent.for_shape(A.shape)
+    for op in s.ops:
+        with b.precision(dtype):
+            x = b.asarray(A.astype(dtype))
+            run = s.run(op, b, A, dtype, cot)
+            arrays = run.raw_outputs + [run.raw_gA]
+            bad = sum(str(a.dtype).split(".")[-1] != dtype for a in arrays)
+            bad += sum(b.device_of(a) != b.device_of(x) for a in arrays)
+            bad += int(tuple(run.raw_gA.shape) != A.shape)
+        yield _result("dtype, device, shape", s, b, dtype, op.name, bad, 0)
+
+
+def cross_backend(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """The same numbers as NumPy (the same method, input and cotangent)."""
+    from .backends import available
+
+    numpy_backend = next(available(["numpy"]))
+    cot = Cotangent.for_shape(SEPARATED.matrix.shape)
+    for op in s.ops:
+        mine, ref = s.run(op, b, SEPARATED.matrix, dtype, cot), s.run(op, numpy_backend, SEPARATED.matrix, dtype, cot)
+        worst = max([rel(mine.gA, ref.gA)] + [rel(mine.outputs[k], ref.outputs[k]) for k in ref.outputs])
+        yield _result("same numbers as numpy", s, b, dtype, op.name, worst, CROSS[dtype])
+
+
+def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """Under jax.jit the outputs and gA equal the eager ones."""
+    import jax
+    import jax.numpy as jnp
+
+    import spectralcore as sc
+
+    A = SEPARATED.matrix
+    cot = Cotangent.for_shape(A.shape)
+    role = {"forward" if not s.is_backward else "backward": s.method}
+    for op in s.ops:
+        with b.precision(dtype):
+            x = b.asarray(A.astype(dtype))
+            G = jnp.asarray(cot.G.astype(dtype))
+
+            def loss(a, op=op):
+                out = op.fn(a, **role)
+                if op.name == "eigh":
+                    w, V = out
+                    return jnp.sum(jnp.asarray(cot.gw.astype(dtype)) * w) + jnp.sum(
+                        (V * jnp.asarray(cot.weights.astype(dtype))) * (G @ V))
+                return jnp.sum(G * out)
+
+            eager = np.asarray(jax.grad(loss)(x), dtype=np.float64)
+            traced = np.asarray(jax.jit(jax.grad(loss))(x), dtype=np.float64)
+        yield _result("jax.jit", s, b, dtype, op.name, rel(traced, eager), 100 * ROUNDING[dtype])
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str
+    run: Callable[[Subject, Backend, str], Iterator[Result]]
+    applies: Callable[[Subject, Backend], bool]
+
+
+def _claims(s: Subject) -> frozenset[str]:
+    return type(s.method).claims
+
+
+CHECKS = [
+    Check("agreement", agreement, lambda s, b: s.tolerance("float64") is not None),
+    Check("bounded", bounded, lambda s, b: s.is_backward and "bounded" in _claims(s)),
+    Check("symmetric", symmetric, lambda s, b: s.is_backward),
+    Check("sign invariance", sign_invariance, lambda s, b: s.kind == "eigh-backward"),
+    Check("zero cotangent", zero_cotangent, lambda s, b: s.is_backward),
+    Check("linearity", linearity, lambda s, b: s.is_backward),
+    Check("batch equals loop", batch_equals_loop, lambda s, b: True),
+    Check("dtype, device, shape", preserved, lambda s, b: True),
+    Check("same numbers as numpy", cross_backend, lambda s, b: b.name != "numpy"),
+    Check("jax.jit", jit, lambda s, b: b.name == "jax" and "traceable" in _claims(s)),
+]

@@ -1,0 +1,37 @@
+"""pytest plugin (entry point ``pytest11``): ``pytest --spectralcore-conformance`` adds the
+conformance suite to any test run, one test per method × backend × dtype × check.
+
+Options: ``--sc-method NAME``, ``--sc-kind KIND``, ``--sc-backend NAME``, ``--sc-device cpu|cuda``
+(each repeatable except kind).
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+SUITE = pathlib.Path(__file__).with_name("suite.py")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("spectralcore")
+    group.addoption("--spectralcore-conformance", action="store_true",
+                    help="run the spectralcore conformance suite on the installed backends")
+    group.addoption("--sc-method", action="append", help="only this registered method (repeatable)")
+    group.addoption("--sc-kind", help="only methods of this kind (e.g. eigh-backward)")
+    group.addoption("--sc-backend", action="append", help="numpy, array_api_strict, torch, jax, cupy (repeatable)")
+    group.addoption("--sc-device", action="append", choices=("cpu", "cuda"), help="repeatable")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    if not config.getoption("spectralcore_conformance"):
+        return
+
+    def expand(node: pytest.Collector) -> list:
+        out = []
+        for child in node.collect():
+            out.extend([child] if isinstance(child, pytest.Item) else expand(child))
+        return out
+
+    items.extend(expand(pytest.Module.from_parent(session, path=SUITE)))

@@ -1,0 +1,87 @@
+"""``spectralcore.conformance.run``: every selected method × backend × device × dtype × check."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Callable, Iterable
+
+import spectralcore as sc
+from spectralcore.method import Method
+
+from .backends import available
+from .checks import CHECKS, Result
+from .subject import Subject
+
+DTYPES = ("float32", "float64")
+
+
+@dataclasses.dataclass
+class Report:
+    """What a conformance run found; ``passed`` is True when no check failed."""
+
+    results: list[Result]
+
+    @property
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and not self.failures
+
+    def to_json(self) -> str:
+        return json.dumps({"passed": self.passed, "results": [dataclasses.asdict(r) for r in self.results]},
+                          indent=1, default=float)
+
+    def summary(self) -> list[tuple[str, str, str, int, int]]:
+        """(kind, method, backend/device, checks passed, checks run) per method and backend."""
+        rows: dict[tuple[str, str, str], list[int]] = {}
+        for r in self.results:
+            row = rows.setdefault((r.kind, r.method, f"{r.backend}/{r.device}"), [0, 0])
+            row[0] += r.passed
+            row[1] += 1
+        return [(*key, ok, total) for key, (ok, total) in rows.items()]
+
+
+def subjects(method: str | Method | type | Iterable | None = None, kind: str | None = None) -> list[Subject]:
+    """The methods to test: registered ones by name (every kind with that name), instances or
+    classes (configured with their defaults), or all registered methods."""
+    if method is None or isinstance(method, str):
+        infos = [i for i in sc.methods(kind) if method is None or i.name == method]
+        if not infos:
+            names = sorted({i.name for i in sc.methods(kind)})
+            raise ValueError(f"no registered method {method!r}{f' of kind {kind}' if kind else ''}; "
+                             f"available: {', '.join(names)}")
+        return [Subject(i.kind, i.cls()) for i in infos]
+    if isinstance(method, type):
+        return [Subject(method.kind, method())]
+    if isinstance(method, Method):
+        return [Subject(method.kind, method)]
+    return [s for m in method for s in subjects(m, kind)]
+
+
+def run(method: str | Method | type | Iterable | None = None, *, kind: str | None = None,
+        backends: list[str] | None = None, devices: list[str] | None = None,
+        dtypes: Iterable[str] = DTYPES, progress: Callable[[str], None] | None = None) -> Report:
+    """Run the conformance suite and return a :class:`Report` (``.passed``, ``.failures``).
+
+    ``method``: a registered name, a method instance or class, a list of those, or None for
+    every registered method. ``backends``: names from ``numpy, array_api_strict, torch, jax,
+    cupy`` (default: every installed one); ``devices``: ``cpu`` and/or ``cuda``.
+    """
+    results: list[Result] = []
+    targets = [(s, b) for s in subjects(method, kind) for b in available(backends, devices)]
+    for s, b in targets:
+        for check in CHECKS:
+            if not check.applies(s, b):
+                continue
+            for dtype in dtypes:
+                if progress:
+                    progress(f"{s.label} · {b} · {dtype} · {check.name}")
+                try:
+                    results.extend(check.run(s, b, dtype))
+                except Exception as error:  # noqa: BLE001 - a method that raises fails the check
+                    results.append(Result(check.name, s.kind, s.method.name, b.name, b.device, dtype,
+                                          f"raised {type(error).__name__}: {error}", float("inf"), 0.0, False))
+    return Report(results)

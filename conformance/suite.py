@@ -1,0 +1,26 @@
+"""The conformance suite as pytest tests (collected by ``pytest --spectralcore-conformance``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from spectralcore.conformance.backends import available
+from spectralcore.conformance.checks import CHECKS
+from spectralcore.conformance.runner import DTYPES, subjects
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "combination" not in metafunc.fixturenames:
+        return
+    opt = metafunc.config.getoption
+    chosen = subjects(opt("sc_method"), opt("sc_kind"))
+    combos = [(s, b, check, dtype) for s in chosen for b in available(opt("sc_backend"), opt("sc_device"))
+              for check in CHECKS if check.applies(s, b) for dtype in DTYPES]
+    metafunc.parametrize("combination", combos,
+                         ids=[f"{s.kind}:{s.method.name}-{b}-{dtype}-{c.name}" for s, b, c, dtype in combos])
+
+
+def test_conformance(combination):
+    subject, backend, check, dtype = combination
+    failures = [r for r in check.run(subject, backend, dtype) if not r.passed]
+    assert not failures, "\n".join(map(str, failures))

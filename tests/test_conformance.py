@@ -1,0 +1,208 @@
+"""The conformance suite passes every built-in method and rejects broken ones with the right check."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import spectralcore as sc
+from spectralcore import conformance
+from spectralcore.plugins.eigenbasis import EighSqrtm
+from spectralcore.plugins.exact import Exact
+from spectralcore.plugins.taylor import Taylor
+
+
+def test_every_registered_method_passes_on_every_installed_backend():
+    report = conformance.run()
+    assert report.passed, "\n".join(map(str, report.failures))
+    backends = {r.backend for r in report.results}
+    assert {"numpy", "array_api_strict"} <= backends
+    checks = {r.check for r in report.results}
+    assert {"agreement", "bounded", "symmetric", "sign invariance", "zero cotangent", "linearity",
+            "batch equals loop", "dtype, device, shape"} <= checks
+
+
+def test_claims_decide_the_checks():
+    """exact is never checked for boundedness; taylor (bounded, accuracy 3e-2) is."""
+    exact = conformance.run("exact", kind="eigh-backward", backends=["numpy"])
+    taylor = conformance.run("taylor", backends=["numpy"])
+    assert "bounded" not in {r.check for r in exact.results}
+    assert "bounded" in {r.check for r in taylor.results}
+    assert {r.allowed for r in taylor.results if r.check == "agreement" and r.dtype == "float64"} == {3e-2}
+
+
+# ------------------------------------------------------------------ deliberately broken methods
+@dataclasses.dataclass(frozen=True)
+class NanAtTies(Exact):
+    """Claims to be bounded but is the exact kernel: inf/NaN at ties."""
+
+    name = "nan-at-ties"
+    claims = frozenset({"bounded", "traceable"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Asymmetric(Exact):
+    name = "asymmetric"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        g = super().vjp(xp, A, w, V, gw, gV)
+        return g + 1e-3 * xp.triu(g, k=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class WrongSign(Exact):
+    name = "wrong-sign"
+
+    def kernel(self, xp, w):
+        return -super().kernel(xp, w)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangesDtype(EighSqrtm):
+    """A square root that returns float64 whatever came in (gradients are cast back to A's
+    dtype by the core, so a forward is where a dtype change can escape)."""
+
+    name = "changes-dtype"
+
+    def sqrtm(self, xp, A):
+        S, eig = super().sqrtm(xp, A)
+        return xp.astype(S, xp.float64), eig
+
+
+@dataclasses.dataclass(frozen=True)
+class MovesDevice(Exact):
+    name = "moves-device"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        g = super().vjp(xp, A, w, V, gw, gV)
+        devices = xp.__array_namespace_info__().devices()
+        return xp.asarray(g, device=devices[min(1, len(devices) - 1)])
+
+
+@dataclasses.dataclass(frozen=True)
+class MixesBatch(Exact):
+    name = "mixes-batch"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        g = super().vjp(xp, A, w, V, gw, gV)
+        return xp.flip(g, axis=0) if g.ndim == 3 else g
+
+
+@dataclasses.dataclass(frozen=True)
+class IgnoresCotangent(Exact):
+    name = "ignores-cotangent"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        return super().vjp(xp, A, w, V, xp.ones_like(w), V)
+
+
+@dataclasses.dataclass(frozen=True)
+class TooInaccurate(Taylor):
+    """Taylor of degree 2 claiming 1e-6."""
+
+    name = "too-inaccurate"
+    accuracy = 1e-6
+    degree: int = 2
+
+
+@pytest.mark.parametrize("method,backend,check", [
+    (NanAtTies(), "numpy", "bounded"),
+    (Asymmetric(), "numpy", "symmetric"),
+    (WrongSign(), "numpy", "agreement"),
+    (ChangesDtype(), "numpy", "dtype, device, shape"),
+    (MovesDevice(), "array_api_strict", "dtype, device, shape"),
+    (MixesBatch(), "numpy", "batch equals loop"),
+    (IgnoresCotangent(), "numpy", "zero cotangent"),
+    (IgnoresCotangent(), "numpy", "linearity"),
+    (TooInaccurate(), "numpy", "agreement"),
+])
+def test_broken_method_is_rejected_by_the_right_check(method, backend, check):
+    report = conformance.run(method, backends=[backend], dtypes=["float32", "float64"])
+    assert not report.passed
+    failed = {r.check for r in report.failures}
+    assert check in failed, f"{method.name}: failed {failed}"
+    failure = next(r for r in report.failures if r.check == check)
+    text = str(failure)
+    for part in (check, method.name, backend, failure.dtype, failure.case, "measured", "allowed"):
+        assert part in text
+
+
+def test_failure_names_everything():
+    report = conformance.run(NanAtTies(), backends=["numpy"], dtypes=["float64"])
+    failure = next(r for r in report.failures if r.check == "bounded")
+    assert failure.measured > failure.allowed == conformance.BOUND
+    assert str(failure).startswith("FAILED: bounded — eigh-backward 'nan-at-ties' on numpy/cpu float64, input 'eigh, ")
+
+
+@dataclasses.dataclass(frozen=True)
+class Raises(Exact):
+    name = "raises"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        raise RuntimeError("boom")
+
+
+def test_an_exception_is_a_failure_not_a_crash():
+    report = conformance.run(Raises(), backends=["numpy"], dtypes=["float64"])
+    assert not report.passed
+    assert all("RuntimeError: boom" in r.case for r in report.failures)
+    assert "symmetric" in {r.check for r in report.failures}
+
+
+def test_report_json_and_summary(tmp_path):
+    report = conformance.run("lyapunov", backends=["numpy"])
+    data = json.loads(report.to_json())
+    assert data["passed"] is True and len(data["results"]) == len(report.results)
+    assert report.summary() == [("sqrtm-backward", "lyapunov", "numpy/cpu", len(report.results), len(report.results))]
+
+
+def test_unknown_method_and_backend():
+    with pytest.raises(ValueError, match="no registered method 'nope'"):
+        conformance.run("nope")
+    with pytest.raises(ValueError, match="unknown backend"):
+        conformance.run("taylor", backends=["tensorflow"])
+
+
+def test_cli_exit_codes_and_json(tmp_path):
+    out = tmp_path / "r.json"
+    ok = subprocess.run([sys.executable, "-m", "spectralcore", "conformance", "--method", "clip", "--backend", "numpy",
+                         "--json", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "clip" in ok.stdout and json.loads(out.read_text())["passed"]
+    bad = subprocess.run([sys.executable, "-m", "spectralcore", "conformance", "--method", "nope"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode != 0
+
+
+def test_pytest_plugin_runs_the_suite(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--spectralcore-conformance",
+                          "--sc-method", "pade", "--sc-backend", "numpy", "-q"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert "passed" in out.stdout and "failed" not in out.stdout
+
+
+def test_pytest_plugin_reports_a_broken_third_party_method(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "import dataclasses, spectralcore as sc\n"
+        "from spectralcore.plugins.exact import Exact\n"
+        "@dataclasses.dataclass(frozen=True)\n"
+        "class Broken(Exact):\n"
+        "    name = 'broken-third-party'\n"
+        "    def kernel(self, xp, w):\n"
+        "        return 2 * super().kernel(xp, w)\n"
+        "class Plugin:\n"
+        "    @sc.hookimpl\n"
+        "    def spectralcore_eigh_backward(self):\n"
+        "        return [Broken]\n"
+        "sc.register(Plugin(), name='my-plugin')\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--spectralcore-conformance",
+                          "--sc-method", "broken-third-party", "--sc-backend", "numpy", "-q"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "FAILED: agreement — eigh-backward 'broken-third-party' on numpy/cpu" in out.stdout

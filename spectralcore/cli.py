@@ -47,6 +47,30 @@ def _conformance(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from .report import SECTIONS, Config, build
+
+    cfg = Config(pathlib.Path(args.out).resolve(), quick=not args.full, device=args.device,
+                 backends=tuple(args.backend) if args.backend else None)
+    console = Console()
+    with Progress(console=console) as progress:
+        task = progress.add_task("report", total=len(SECTIONS))
+        sections = build(cfg, progress=lambda name: progress.update(task, description=f"section: {name}", advance=1))
+        progress.update(task, completed=len(SECTIONS), description="done")
+    table = Table("section", "claim", "measured", "allowed", "holds", title="spectralcore report: stated claims")
+    for section in sections:
+        for c in section.claims:
+            table.add_row(section.title.split(":")[0], c.name, f"{c.measured:.3g}", f"{c.allowed:.3g}",
+                          "[green]yes" if c.holds else "[red]no")
+    console.print(table)
+    console.print(f"report written to {cfg.out / 'report.md'} (plots beside it)")
+    return 0 if all(c.holds for s in sections for c in s.claims) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spectralcore")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,7 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     conf.add_argument("--backend", action="append", help="numpy, array_api_strict, torch, jax, cupy (repeatable)")
     conf.add_argument("--device", action="append", choices=("cpu", "cuda"), help="repeatable; default: all")
     conf.add_argument("--json", help="also write every result to this JSON file")
+    rep = sub.add_parser("report", help="reproduce the papers' numerical results (Markdown + PNG plots)")
+    size = rep.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small sizes, < 3 minutes on 2 CPU cores (default)")
+    size.add_argument("--full", action="store_true", help="the papers' sizes")
+    rep.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    rep.add_argument("--backend", action="append", choices=("torch",), help="framework timed in the speed section")
+    rep.add_argument("--out", default="spectralcore-report", help="output folder (default: ./spectralcore-report)")
     args = parser.parse_args(argv)
     if args.command == "methods":
         return _methods()
+    if args.command == "report":
+        return _report(args)
     return _conformance(args)

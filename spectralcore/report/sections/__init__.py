@@ -1,0 +1,1 @@
+"""One module per report section, in the order the report prints them."""

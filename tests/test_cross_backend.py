@@ -17,6 +17,7 @@ backend/dtype/path at the end of the module.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from collections import defaultdict
 from typing import Any, Callable
@@ -38,7 +39,7 @@ SQRTM_BACKWARDS = [i.name for i in sc.methods("sqrtm-backward")] + ["taylor"]
 
 # ------------------------------------------------------------------------------ backends
 
-class Backend:
+class Backend(abc.ABC):
     """How to move a float64 NumPy array to a framework and back, and its paths to a gradient."""
 
     name = ""
@@ -50,18 +51,21 @@ class Backend:
     def context(self, dtype: str) -> Any:
         return contextlib.nullcontext()
 
+    @abc.abstractmethod
     def namespace(self) -> Any:
-        raise NotImplementedError
+        """The framework's Array-API namespace."""
 
+    @abc.abstractmethod
     def asarray(self, a: np.ndarray, dtype: str) -> Any:
-        raise NotImplementedError
+        """``a`` as this framework's array of ``dtype``."""
 
     def numpy(self, x: Any) -> np.ndarray:
         return np.asarray(x)
 
     def grad(self, fn: Callable, A: Any, args: tuple, kwargs: dict, cotangent: Callable) -> tuple[Any, Any]:
-        """(output, gA) by the framework's autodiff; cotangent(out) builds the cotangent."""
-        raise NotImplementedError
+        """(output, gA) by the framework's autodiff; cotangent(out) builds the cotangent. Only
+        called where ``autodiff`` is set (torch, jax)."""
+        raise TypeError(f"{self.name} has no framework autodiff")
 
 
 class NumpyBackend(Backend):

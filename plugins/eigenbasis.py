@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
-from spectralcore.linalg import symmetric_eigh
+from spectralcore.linalg import SOLVERS, symmetric_eigh
 from spectralcore.spectral import apply_function, daleckii_krein_vjp
 
 
@@ -26,12 +26,17 @@ class EighSqrtm(SqrtmForward):
     claims = frozenset({"exact", "traceable"})
     reference = "A^{1/2} = V Λ^{1/2} Vᵀ"
 
+    solver: str = "auto"  # as the eigh forward: "auto", "native" or "cupy"
+
+    def __post_init__(self) -> None:
+        self._require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
+
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
-        eig = symmetric_eigh(xp, A)
+        eig = symmetric_eigh(xp, A, self.solver)
         return apply_function(eig[1], _roots(xp, eig[0])), eig
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
-        eig = symmetric_eigh(xp, A)
+        eig = symmetric_eigh(xp, A, self.solver)
         return apply_function(eig[1], 1 / _roots(xp, eig[0])), eig
 
 

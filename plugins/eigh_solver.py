@@ -6,19 +6,26 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighForward, EighResult, hookimpl
-from spectralcore.linalg import symmetric_eigh
+from spectralcore.linalg import SOLVERS, symmetric_eigh
 
 
 @dataclasses.dataclass(frozen=True)
 class Eigh(EighForward):
-    """A = V diag(w) Vᵀ by the namespace's ``linalg.eigh``; eigenvalues ascending."""
+    """A = V diag(w) Vᵀ, eigenvalues ascending, by ``solver``: "native" (``xp.linalg.eigh``),
+    "cupy" (CuPy's batched solver through DLPack, for CUDA arrays) or "auto" (CuPy for CUDA
+    torch tensors when installed, else native; see :func:`spectralcore.linalg.chosen_solver`)."""
 
     name = "eigh"
     claims = frozenset({"exact", "traceable"})
     reference = "xp.linalg.eigh"
 
+    solver: str = "auto"
+
+    def __post_init__(self) -> None:
+        self._require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
+
     def __call__(self, xp: Any, A: Any) -> EighResult:
-        return symmetric_eigh(xp, A)
+        return symmetric_eigh(xp, A, self.solver)
 
 
 @hookimpl

@@ -1,17 +1,46 @@
 """Delegation point for the dense symmetric eigensolver every eigenbasis method calls.
 
-Today this is ``xp.linalg.eigh``; a framework-specific faster solver goes here, behind
-the same function, never in a method's own code.
+``solver="native"`` is the array's own ``xp.linalg.eigh``. ``"cupy"`` hands a CUDA array to
+CuPy's batched eigh through DLPack (zero copy) and the result back to the array's framework:
+on CUDA, torch's batched eigh is tens of times slower than CuPy's batched Jacobi solver.
+``"auto"`` (default) picks ``"cupy"`` for CUDA torch tensors when CuPy is installed, else
+``"native"``; :func:`chosen_solver` says which one a given array gets.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
+
+from array_api_compat import is_torch_array
 
 from .method import EighResult
 
+SOLVERS = ("auto", "native", "cupy")
 
-def symmetric_eigh(xp: Any, A: Any) -> EighResult:
+
+def chosen_solver(A: Any, solver: str = "auto") -> str:
+    """The solver ``symmetric_eigh`` uses for ``A``: "native" or "cupy"."""
+    if solver not in SOLVERS:
+        raise ValueError(f"`solver` must be one of {SOLVERS}, got {solver!r}")
+    if solver != "auto":
+        return solver
+    on_cuda = is_torch_array(A) and A.device.type == "cuda"
+    return "cupy" if on_cuda and importlib.util.find_spec("cupy") is not None else "native"
+
+
+def symmetric_eigh(xp: Any, A: Any, solver: str = "auto") -> EighResult:
     """(w, V) of symmetric A, eigenvalues ascending."""
+    if chosen_solver(A, solver) == "cupy":
+        return _cupy_eigh(xp, A)
     w, V = xp.linalg.eigh(A)
     return EighResult(w, V)
+
+
+def _cupy_eigh(xp: Any, A: Any) -> EighResult:
+    try:
+        import cupy
+    except ImportError as error:
+        raise ValueError("solver='cupy' needs CuPy (pip install spectralcore[cupy])") from error
+    w, V = cupy.linalg.eigh(cupy.from_dlpack(A))
+    return EighResult(xp.from_dlpack(w), xp.from_dlpack(V))

@@ -1,0 +1,57 @@
+"""The eigensolver choice: visible, overridable, and a clean fallback without CuPy or a GPU."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import spectralcore as sc
+from spectralcore.linalg import chosen_solver
+from reference import with_spectrum
+
+HAS_CUPY = importlib.util.find_spec("cupy") is not None
+
+
+def test_auto_is_native_off_gpu(rng):
+    torch = pytest.importorskip("torch")
+    a = with_spectrum(rng, [1.0, 2.0, 3.0])
+    assert chosen_solver(a) == "native"
+    assert chosen_solver(torch.asarray(a)) == "native"
+    assert chosen_solver(a, "native") == "native"
+
+
+def test_option_is_listed_and_validated(rng):
+    eigh_forward = next(i for i in sc.methods("eigh-forward") if i.name == "eigh")
+    assert eigh_forward.options == {"solver": "auto"}
+    with pytest.raises(ValueError, match="option `solver` must be one of .*got 'magma'"):
+        sc.eigh(np.eye(3), solver="magma")
+
+
+def test_native_equals_auto_off_gpu(rng):
+    a = with_spectrum(rng, [1.0, 2.0, 3.0, 4.0])
+    w1, V1 = sc.eigh(a)
+    w2, V2 = sc.eigh(a, solver="native")
+    np.testing.assert_array_equal(w1, w2)
+    S = sc.sqrtm(a, solver="native")
+    np.testing.assert_allclose(S @ S, a, atol=1e-12)
+
+
+@pytest.mark.skipif(HAS_CUPY, reason="checks the error without CuPy")
+def test_cupy_requested_without_cupy_is_a_clear_error(rng):
+    with pytest.raises(ValueError, match="solver='cupy' needs CuPy"):
+        sc.eigh(with_spectrum(rng, [1.0, 2.0]), solver="cupy")
+
+
+def test_cupy_solver_matches_torch_on_gpu(rng):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("cupy")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    a = torch.asarray(np.stack([with_spectrum(rng, [1.0, 2.0, 3.0, 4.0]) for _ in range(8)]), device="cuda")
+    assert chosen_solver(a) == "cupy"
+    w, V = sc.eigh(a)
+    w_ref = torch.linalg.eigh(a)[0]
+    torch.testing.assert_close(w, w_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close((V * w[..., None, :]) @ V.mT, a, rtol=1e-10, atol=1e-10)

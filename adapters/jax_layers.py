@@ -50,7 +50,7 @@ def _default_dtype(dtype: Any) -> Any:
 
 
 def zca_whitening(num_features: int, *, groups: int | None = None, group_size: int | None = None, eps: float = 1e-5,
-                  momentum: float = 0.1, affine: bool = True, eval_from: str = "whitening", via: str = "invsqrtm",
+                  momentum: float = 0.1, affine: bool = True, eval_from: str = "covariance", via: str = "invsqrtm",
                   forward: Any = "eigh", backward: Any = "exact", check: bool = True, **options: Any) -> Layer:
     """ZCA whitening / decorrelated batch norm (:func:`spectralcore.layers.zca_whitening`;
     TPAMI 2021 Alg. 2) as a pure layer. The method is validated here, not at the first call."""

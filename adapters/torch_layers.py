@@ -110,7 +110,7 @@ class ZCAWhitening(_GroupNorm):
     _BUFFERS = ("running_mean", "running_covariance", "running_whitening")
 
     def __init__(self, num_features: int, *, groups: int | None = None, group_size: int | None = None,
-                 eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, eval_from: str = "whitening",
+                 eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, eval_from: str = "covariance",
                  via: str = "invsqrtm", forward: Any = "eigh", backward: Any = "exact", check: bool = True,
                  record_covariance: bool = False, device: Any = None, dtype: Any = None, **options: Any) -> None:
         super().__init__(num_features, groups, group_size, eps, momentum, affine, check, device, dtype)

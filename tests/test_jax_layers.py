@@ -94,7 +94,7 @@ def test_vmap_over_batches_equals_loop(rng, name):
 
 
 def test_eval_uses_running_statistics_and_apply_is_pure(rng):
-    layer = JL.zca_whitening(C, groups=G, momentum=0.5)
+    layer = JL.zca_whitening(C, groups=G, momentum=0.5, eval_from="whitening")
     params, state = layer.init()
     state0 = jax.tree_util.tree_map(np.asarray, state)
     for _ in range(3):

@@ -135,10 +135,10 @@ def test_running_statistics_and_eval_mode(rng):
     for got, want in zip(state, (mean_ref, cov_ref, white_ref)):
         np.testing.assert_allclose(got, want, atol=1e-12)
     x = correlated(rng, 16)
-    y, same = L.zca_whitening(x, state, train=False, eps=eps)
+    y, same = L.zca_whitening(x, state, train=False, eps=eps, eval_from="whitening")
     assert same is state
     np.testing.assert_allclose(grouped(y, G), white_ref @ (grouped(x, G) - mean_ref[..., None]), atol=1e-12)
-    y_cov, _ = L.zca_whitening(x, state, train=False, eps=eps, eval_from="covariance")
+    y_cov, _ = L.zca_whitening(x, state, train=False, eps=eps)  # default: from the running covariance
     want = np_invsqrt(cov_ref + eps * np.eye(D)) @ (grouped(x, G) - mean_ref[..., None])
     np.testing.assert_allclose(grouped(y_cov, G), want, atol=1e-12)
 

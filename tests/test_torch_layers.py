@@ -74,7 +74,7 @@ def test_whitened_batch_has_identity_covariance_and_finite_gradients(rng, kwargs
 
 
 def test_eval_uses_running_statistics(rng):
-    layer = ZCAWhitening(C, groups=G, momentum=0.5)
+    layer = ZCAWhitening(C, groups=G, momentum=0.5, eval_from="whitening")
     means, covs, whites = [], [], []
     ref_mean, ref_white = np.zeros((G, D)), np.tile(np.eye(D), (G, 1, 1))
     for _ in range(3):
@@ -98,6 +98,13 @@ def test_eval_uses_running_statistics(rng):
     before = [b.clone() for b in layer.buffers()]
     layer(x)
     assert all(torch.equal(a, b) for a, b in zip(before, layer.buffers())), "eval must not update the statistics"
+    layer.eval_from = "covariance"  # the default: TPAMI 2021 Alg. 2, (E_M + εI)^{-1/2}
+    with torch.no_grad():
+        y = layer(x)
+    w, V = np.linalg.eigh(layer.running_covariance.double().numpy() + 1e-5 * np.eye(D))
+    S = torch.tensor(np.einsum("gij,gj,gkj->gik", V, w**-0.5, V), dtype=torch.float32)
+    want = (S @ (Xg - layer.running_mean[..., None])).reshape(G, D, 5, -1).permute(2, 0, 1, 3).reshape(x.shape)
+    torch.testing.assert_close(y, want * layer.weight[:, None, None] + layer.bias[:, None, None], atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("make", [lambda: ZCAWhitening(C, groups=G, backward="taylor"),

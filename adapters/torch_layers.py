@@ -18,6 +18,8 @@ imports torch; ``import spectralcore`` alone does not.
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any
 
 import torch
@@ -36,14 +38,15 @@ def _method_repr(method: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in method.items())
 
 
-class _Configurable(nn.Module):
+class _Configurable(nn.Module, abc.ABC):
     """Holds the method keyword arguments (``self.method``) and validates them when set."""
 
     method: dict[str, Any]
     supports_hybrid: bool = True  # its method is a square-root method (HybridSchedule.apply reconfigures it)
 
+    @abc.abstractmethod
     def _validate(self, method: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Raise if ``method`` is not a valid configuration of this layer."""
 
     def configure(self, **method: Any) -> "_Configurable":
         """Replace the method (``forward``, ``backward``, ``via`` where it applies, options);

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from array_api_compat import array_namespace, device as device_of
+
 from .._array import Array, eye_like, sym
 from ..validation import SpectralError
 
@@ -33,6 +35,22 @@ def group_shape(num_features: int, groups: int | None = None, group_size: int | 
     if not isinstance(groups, int) or groups < 1 or num_features % groups:
         raise SpectralError(f"`groups` must be an int >= 1 dividing num_features={num_features}, got {groups!r}")
     return groups, num_features // groups
+
+
+def state_layout(num_features: int, groups: int | None, group_size: int | None, like: Array | None,
+                 xp: Any, dtype: Any, device: Any) -> tuple[int, int, Any, Any, Any, Array]:
+    """(G, d, xp, dtype, device, I) for a layer's initial state: the namespace, dtype and device
+    come from ``like`` when given, else from the arguments (default: NumPy, its default float);
+    I is the (G, d, d) stack of identities."""
+    G, d = group_shape(num_features, groups, group_size)
+    if like is not None:
+        xp = array_namespace(like) if xp is None else xp
+        dtype = like.dtype if dtype is None else dtype
+        device = device_of(like) if device is None else device
+    if xp is None:
+        import array_api_compat.numpy as xp
+    eye = xp.zeros((G, d, d), dtype=dtype, device=device) + xp.eye(d, dtype=dtype, device=device)
+    return G, d, xp, dtype, device, eye
 
 
 def to_groups(xp: Any, x: Array, groups: int, d: int) -> Array:

@@ -24,7 +24,7 @@ from array_api_compat import array_namespace, device as device_of
 from .._array import Array
 from ..ops.eigh import eigh
 from ..validation import SpectralError
-from ._groups import affine, check_eps, check_momentum, from_groups, group_shape, moments, running, to_groups
+from ._groups import affine, check_eps, check_momentum, from_groups, moments, running, state_layout, to_groups
 
 
 class PCAState(NamedTuple):
@@ -40,14 +40,7 @@ def pca_state(num_features: int, *, groups: int | None = None, group_size: int |
               xp: Any = None, dtype: Any = None, device: Any = None) -> PCAState:
     """The initial state: mean 0, variance 1, projector I (namespace, dtype and device as
     :func:`spectralcore.layers.zca_state`)."""
-    G, d = group_shape(num_features, groups, group_size)
-    if like is not None:
-        xp = array_namespace(like) if xp is None else xp
-        dtype = like.dtype if dtype is None else dtype
-        device = device_of(like) if device is None else device
-    if xp is None:
-        import array_api_compat.numpy as xp
-    eye = xp.zeros((G, d, d), dtype=dtype, device=device) + xp.eye(d, dtype=dtype, device=device)
+    G, d, xp, dtype, device, eye = state_layout(num_features, groups, group_size, like, xp, dtype, device)
     return PCAState(xp.zeros((G, d), dtype=dtype, device=device), xp.ones((G, d), dtype=dtype, device=device), eye)
 
 

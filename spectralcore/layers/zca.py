@@ -38,14 +38,14 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from array_api_compat import array_namespace, device as device_of
+from array_api_compat import array_namespace
 
 from .._array import Array
 from ..ops.eigh import eigh
 from ..ops.sqrtm import invsqrtm
 from ..validation import SpectralError
-from ._groups import (add_ridge, affine, check_eps, check_momentum, from_groups, group_shape, moments,
-                      running, to_groups)
+from ._groups import (add_ridge, affine, check_eps, check_momentum, from_groups, moments, running, state_layout,
+                      to_groups)
 
 VIAS = ("invsqrtm", "eigh")
 EVAL_FROM = ("whitening", "covariance")
@@ -67,15 +67,8 @@ def zca_state(num_features: int, *, groups: int | None = None, group_size: int |
     The namespace, dtype and device come from ``like`` (an array) when given, else from
     ``xp``/``dtype``/``device`` (default: NumPy through array-api-compat, its default float).
     """
-    G, d = group_shape(num_features, groups, group_size)
-    if like is not None:
-        xp = array_namespace(like) if xp is None else xp
-        dtype = like.dtype if dtype is None else dtype
-        device = device_of(like) if device is None else device
-    if xp is None:
-        import array_api_compat.numpy as xp
+    G, d, xp, dtype, device, eye = state_layout(num_features, groups, group_size, like, xp, dtype, device)
     mean = xp.zeros((G, d), dtype=dtype, device=device)
-    eye = xp.zeros((G, d, d), dtype=dtype, device=device) + xp.eye(d, dtype=dtype, device=device)
     return ZCAState(mean, eye, eye)
 
 

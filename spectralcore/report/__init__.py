@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import importlib
-import pathlib
 import platform
 from typing import Callable
 

@@ -3,13 +3,12 @@ torch.linalg.eigh autograd and to plain Newton–Schulz measured in the same run
 
 from __future__ import annotations
 
+import importlib
 import statistics
 import time
 from typing import Any, Callable
 
 import numpy as np
-
-import spectralcore as sc
 
 from ..section import Config, Section
 from ._plot import save, subplots
@@ -36,51 +35,11 @@ def _median_ms(step: Callable[[], Any], sync: Callable[[], None], repeats: int) 
     return 1e3 * statistics.median(times)
 
 
-def _torch_cases(device: str) -> tuple[Callable, Callable, dict[str, Callable]]:
-    import torch
-
-    def eigh_autograd(A):
-        w, V = torch.linalg.eigh(A)
-        return (V * w.clamp_min(0).sqrt()[..., None, :]) @ V.mT
-
-    def plain_newton_schulz(A, iterations=5):
-        c = torch.linalg.matrix_norm(A)[..., None, None]
-        eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-        Y, Z = A / c, eye.expand_as(A)
-        for _ in range(iterations):
-            T = (3 * eye - Z @ Y) / 2
-            Y, Z = Y @ T, T @ Z
-        return Y * c.sqrt()
-
-    def make(A_np):
-        return torch.asarray(A_np, device=device)
-
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    methods = {"torch.linalg.eigh autograd (baseline)": eigh_autograd,
-               "plain Newton–Schulz autograd (baseline)": plain_newton_schulz}
-    methods |= {name: (lambda A, kw=kw: sc.sqrtm(A, check=False, **kw)) for name, kw in SQRTM.items()}
-    methods |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b, check=False))
-                for b in ("exact", "taylor", "pade", "clip", "power-iteration")}
-
-    def step_for(fn, A_np):
-        A = make(A_np)
-        G = torch.ones_like(A)
-
-        def step():
-            X = A.clone().requires_grad_()
-            out = fn(X)
-            loss = (out[0].sum() + (out[1] * G).sum()) if isinstance(out, tuple) else (out * G).sum()
-            loss.backward()
-
-        return step
-
-    return step_for, sync, methods
-
-
 def run(cfg: Config) -> Section:
     s = Section("5. Speed: forward + backward")
     try:
-        step_for, sync, methods = _torch_cases(cfg.device)
+        timing = importlib.import_module("spectralcore.adapters.torch_timing")
+        step_for, sync, methods = timing.cases(cfg.device, SQRTM)
     except ImportError:
         s.text("torch is not installed: the speed section needs it for the torch.linalg.eigh baseline "
                "(`pip install torch`).")

@@ -10,21 +10,25 @@ import torch
 import spectralcore as sc
 
 
+def eigh_autograd(A: torch.Tensor) -> torch.Tensor:
+    """Baseline: A^{1/2} = V Λ^{1/2} Vᵀ differentiated by torch.linalg.eigh's own autograd."""
+    w, V = torch.linalg.eigh(A)
+    return (V * w.clamp_min(0).sqrt()[..., None, :]) @ V.mT
+
+
+def plain_newton_schulz(A: torch.Tensor, iterations: int = 5) -> torch.Tensor:
+    """Baseline: the coupled Newton–Schulz iteration (Frobenius-normalised) under autograd."""
+    c = torch.linalg.matrix_norm(A)[..., None, None]
+    eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    Y, Z = A / c, eye.expand_as(A)
+    for _ in range(iterations):
+        T = (3 * eye - Z @ Y) / 2
+        Y, Z = Y @ T, T @ Z
+    return Y * c.sqrt()
+
+
 def cases(device: str, sqrtm_methods: dict[str, dict]) -> tuple[Callable, Callable, dict[str, Callable]]:
     """(step_for(fn, A_np) -> step, sync, {name: fn}) for the report's speed section on ``device``."""
-
-    def eigh_autograd(A):
-        w, V = torch.linalg.eigh(A)
-        return (V * w.clamp_min(0).sqrt()[..., None, :]) @ V.mT
-
-    def plain_newton_schulz(A, iterations=5):
-        c = torch.linalg.matrix_norm(A)[..., None, None]
-        eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-        Y, Z = A / c, eye.expand_as(A)
-        for _ in range(iterations):
-            T = (3 * eye - Z @ Y) / 2
-            Y, Z = Y @ T, T @ Z
-        return Y * c.sqrt()
 
     def make(A_np):
         return torch.asarray(A_np, device=device)

@@ -43,16 +43,11 @@ from rich.table import Table  # noqa: E402
 
 import spectralcore as sc  # noqa: E402
 from spectralcore.linalg import chosen_solver  # noqa: E402
+from spectralcore.report.sections.speed import SQRTM  # noqa: E402 - the same method list as the report
 
 BATCHES, SIZES = (1, 16, 64, 256), (32, 64, 128, 256)
 QUICK_BATCHES, QUICK_SIZES = (1, 64), (32, 64)
 NS_ITERATIONS = 5
-SQRTM = {"eigh + exact": dict(forward="eigh", backward="exact"),
-         "eigh + taylor": dict(forward="eigh", backward="taylor"),
-         "eigh + pade": dict(forward="eigh", backward="pade"),
-         "mpa + lyapunov": dict(forward="mpa", backward="lyapunov"),
-         "mtp + lyapunov": dict(forward="mtp", backward="lyapunov"),
-         "newton-schulz + newton-schulz": dict(forward="newton-schulz", backward="newton-schulz")}
 EIGH_BASELINE, NS_BASELINE = "eigh autograd (baseline)", f"plain Newton–Schulz ×{NS_ITERATIONS} (baseline)"
 MPA = SQRTM["mpa + lyapunov"]
 
@@ -130,22 +125,10 @@ def short(error: BaseException) -> str:
 
 # ------------------------------------------------------------------------------ torch
 def torch_cases(eigh_names: list[str]) -> dict[str, Callable]:
-    import torch
+    from spectralcore.adapters.torch_timing import eigh_autograd, plain_newton_schulz
 
-    def eigh_autograd(A):
-        w, V = torch.linalg.eigh(A)
-        return (V * w.clamp_min(0).sqrt()[..., None, :]) @ V.mT
-
-    def plain_newton_schulz(A):
-        c = torch.linalg.matrix_norm(A)[..., None, None]
-        eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-        Y, Z = A / c, eye.expand_as(A)
-        for _ in range(NS_ITERATIONS):
-            T = (3 * eye - Z @ Y) / 2
-            Y, Z = Y @ T, T @ Z
-        return Y * c.sqrt()
-
-    cases: dict[str, Callable] = {EIGH_BASELINE: eigh_autograd, NS_BASELINE: plain_newton_schulz}
+    cases: dict[str, Callable] = {EIGH_BASELINE: eigh_autograd,
+                                  NS_BASELINE: lambda A: plain_newton_schulz(A, NS_ITERATIONS)}
     cases |= {f"sqrtm {name}": (lambda A, kw=kw: sc.sqrtm(A, check=False, **kw)) for name, kw in SQRTM.items()}
     cases |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b, check=False)) for b in eigh_names}
     return cases

@@ -17,18 +17,22 @@ from spectralcore.dispatch import run_backward, run_forward
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult
 from spectralcore.ops.base import Op
+from spectralcore.trace_constants import add_marker
 
 
 def _flatten(tree: Any, leaves: list) -> Any:
-    """Replace every tensor in a tuple/None tree by its index in ``leaves``."""
-    if isinstance(tree, EighResult):
-        return ("eigh", _flatten(tree[0], leaves), _flatten(tree[1], leaves), _flatten(tree.accepted, leaves))
-    if isinstance(tree, tuple):
-        return ("tuple",) + tuple(_flatten(t, leaves) for t in tree)
+    """Replace every tensor in a tree of tuples (NamedTuples and EighResult kept) and Nones
+    by its index in ``leaves``; the spec records each tuple's class."""
     if tree is None:
         return None
-    leaves.append(tree)
-    return len(leaves) - 1
+    if isinstance(tree, EighResult):
+        children = (tree[0], tree[1], tree.accepted)
+    elif isinstance(tree, tuple):
+        children = tuple(tree)
+    else:
+        leaves.append(tree)
+        return len(leaves) - 1
+    return (type(tree),) + tuple(_flatten(t, leaves) for t in children)
 
 
 def _unflatten(spec: Any, leaves: tuple) -> Any:
@@ -36,8 +40,8 @@ def _unflatten(spec: Any, leaves: tuple) -> Any:
         return None
     if isinstance(spec, int):
         return leaves[spec]
-    children = [_unflatten(s, leaves) for s in spec[1:]]
-    return EighResult(*children) if spec[0] == "eigh" else tuple(children)
+    cls, children = spec[0], [_unflatten(s, leaves) for s in spec[1:]]
+    return tuple(children) if cls is tuple else cls(*children)
 
 
 _FUNCTION: type | None = None
@@ -55,11 +59,13 @@ def _function_class() -> type:
 def _define_function() -> type:
     import torch
 
+    add_marker(torch.compiler.assume_constant_result)  # torch.compile runs them instead of tracing NumPy
+
     class SpectralFunction(torch.autograd.Function):
         @staticmethod
         def forward(ctx: Any, A: Any, op: Op, config: Any, xp: Any) -> Any:
-            with torch.autocast(A.device.type, enabled=False):
-                out, residuals = run_forward(op, xp, A, config)
+            with torch.autocast(A.device.type, enabled=False):  # detached: DLPack (solver="cupy") refuses grad tensors
+                out, residuals = run_forward(op, xp, A.detach(), config)
             leaves: list = []
             ctx.spec = _flatten(residuals, leaves)
             ctx.save_for_backward(A, *leaves)
@@ -79,6 +85,7 @@ def _define_function() -> type:
                 raise RuntimeError(f"spectralcore.{ctx.op.name}: second derivatives are not supported "
                                    "(backward was called with create_graph=True)")
             A, *leaves = ctx.saved_tensors
+            A = A.detach()
             residuals = _unflatten(ctx.spec, tuple(leaves))
             cotangent = grads[:2] if isinstance(ctx.shapes[0], tuple) else grads[0]
             with torch.autocast(A.device.type, enabled=False):
@@ -98,9 +105,13 @@ class TorchAdapter:
         return out
 
     def inspectable(self, A: Any) -> Any:
+        """None while torch.compile traces or a CUDA graph is being captured (reading the
+        values would synchronise with the device, which capture forbids)."""
         import torch
 
-        return None if torch.compiler.is_compiling() else A.detach()
+        if torch.compiler.is_compiling() or (A.is_cuda and torch.cuda.is_current_stream_capturing()):
+            return None
+        return A.detach()
 
 
 ADAPTER = TorchAdapter()

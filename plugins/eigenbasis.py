@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
-from spectralcore.linalg import SOLVERS, symmetric_eigh
+from spectralcore.linalg import SOLVERS, eigendecomposition, symmetric_eigh
 from spectralcore.spectral import apply_function, daleckii_krein_vjp
 
 
@@ -46,8 +46,8 @@ class ExactLyapunov(SqrtmBackward):
     claims = frozenset({"exact", "traceable"})
     reference = "ICLR 2022 eq. 15 (Bartels-Stewart in the eigenbasis)"
 
-    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, eig: EighResult | None) -> Any:
-        w, V = eig if eig is not None else symmetric_eigh(xp, A)
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
+        w, V = eigendecomposition(xp, A, saved)
         s = _roots(xp, w)
         return daleckii_krein_vjp(V, 1 / (s[..., :, None] + s[..., None, :]), gS)
 

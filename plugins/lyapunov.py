@@ -5,7 +5,8 @@ block matrix, with B₀ = S/c and C₀ = gS/c (c ≥ ‖S‖₂):
 
     B_{k+1} = ½ B_k (3I − B_k²),   C_{k+1} = ½ (−B_k² C_k + B_k C_k B_k + C_k (3I − B_k²)),
 
-and X = ½ C_K. 6 matrix products per iteration, no inverse. Converges for eigenvalues of
+and X = ½ C_K. With M_k = (3I − B_k²)/2 that is B_{k+1} = B_k M_k and
+C_{k+1} = C_k M_k + ½ B_k (C_k B_k − B_k C_k): 6 matrix products per iteration, no inverse. Converges for eigenvalues of
 B₀ in (0, √3), slowly for small ones — hence the normalisation matters: on a 64 × 64
 sample covariance of 256 samples (condition number 7.8), 8 iterations give a relative
 gradient error of 9e-3 with the papers' Frobenius normalisation and 5e-15 with
@@ -37,13 +38,13 @@ class Lyapunov(SqrtmBackward):
         self._require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
         check_normalize(self)
 
-    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, eig: Any) -> Any:
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         c = scale_matrix(normalizer(xp, S, self.normalize))
         B, C = S / c, sym(gS) / c
-        three = 3 * eye_like(xp, S)
+        three_halves = 1.5 * eye_like(xp, S)
         for _ in range(self.iterations):
-            B2 = B @ B
-            B, C = B @ (three - B2) / 2, (-(B2 @ C) + B @ C @ B + C @ (three - B2)) / 2
+            M = three_halves - (B @ B) / 2
+            B, C = B @ M, C @ M + B @ (C @ B - B @ C) / 2
         return sym(C / 2)
 
 

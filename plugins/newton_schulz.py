@@ -10,11 +10,18 @@ quadratically once near 1 and slowly for small ones. Default K = 5 (iSQRT-COV).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix, sym
 from spectralcore.normalize import DEFAULT, check_normalize, normalizer
+
+
+class NewtonSchulzSteps(NamedTuple):
+    """What the forward saves for the backward: (Y_k, Z_k, T_k) for k = 0..K−1, and c."""
+
+    steps: tuple[tuple[Any, Any, Any], ...]
+    c: Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,16 +33,17 @@ class NewtonSchulzOptions:
         self._require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
         check_normalize(self)
 
-    def iterates(self, xp: Any, A: Any) -> tuple[list[tuple[Any, Any]], Any]:
-        """[(Y_0, Z_0), …, (Y_K, Z_K)] and c."""
+    def run(self, xp: Any, A: Any) -> tuple[Any, Any, NewtonSchulzSteps]:
+        """(Y_K, Z_K, the saved steps)."""
         c = normalizer(xp, A, self.normalize)
+        three = 3 * eye_like(xp, A)
         Y, Z = A / scale_matrix(c), eye_like(xp, A)
-        out = [(Y, Z)]
+        steps = []
         for _ in range(self.iterations):
-            T = (3 * eye_like(xp, A) - Z @ Y) / 2
+            T = (three - Z @ Y) / 2
+            steps.append((Y, Z, T))
             Y, Z = Y @ T, T @ Z
-            out.append((Y, Z))
-        return out, c
+        return Y, Z, NewtonSchulzSteps(tuple(steps), c)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,23 +53,26 @@ class NewtonSchulz(NewtonSchulzOptions, SqrtmForward):
     reference = "ICCV 2021 eq. 8 (iSQRT-COV)"
     accuracy = 3e-6
 
-    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
-        steps, c = self.iterates(xp, A)
-        return steps[-1][0] * scale_matrix(xp.sqrt(c)), None
+    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
+        Y, _, saved = self.run(xp, A)
+        return Y * scale_matrix(xp.sqrt(saved.c)), saved
 
-    def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
-        steps, c = self.iterates(xp, A)
-        return steps[-1][1] / scale_matrix(xp.sqrt(c)), None
+    def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
+        _, Z, saved = self.run(xp, A)
+        return Z / scale_matrix(xp.sqrt(saved.c)), saved
 
 
 @dataclasses.dataclass(frozen=True)
 class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
-    """Reverse mode through the K coupled steps, re-run from A (nothing stored):
+    """Reverse mode through the K coupled steps:
 
         gT = Y_kᵀ gY' + gZ' Z_kᵀ,  gY = gY' T_kᵀ − ½ Z_kᵀ gT,  gZ = T_kᵀ gZ' − ½ gT Y_kᵀ,
 
-    and gA = gY₀/c. The scale c is held constant (at convergence √c Y_K(A/c) does not
-    depend on c, so that path carries only the truncation error). 4 + 10K-ish products.
+    and gA = gY₀/c: 6 products per step (4 in the last one, whose other cotangent is zero). After the ``newton-schulz`` forward it reuses the
+    steps that forward saved (so the two must share their options, else the configuration
+    is rejected); after any other forward it runs the iteration itself. The scale c is held
+    constant (at convergence √c Y_K(A/c) does not depend on c, so that path carries only
+    the truncation error).
     """
 
     name = "newton-schulz"
@@ -69,22 +80,38 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
     reference = "iSQRT-COV (Li et al. 2018) backward; ICLR 2022 Table 2"
     accuracy = 5e-5
 
-    def _backprop(self, xp: Any, A: Any, gY: Any, gZ: Any) -> Any:
-        steps, c = self.iterates(xp, A)
-        eye = eye_like(xp, A)
-        for Y, Z in reversed(steps[:-1]):
-            T = (3 * eye - Z @ Y) / 2
-            gT = Y.mT @ gY + gZ @ Z.mT
-            gY, gZ = gY @ T.mT - Z.mT @ gT / 2, T.mT @ gZ - gT @ Y.mT / 2
-        return sym(gY / scale_matrix(c))
+    def check_forward(self, forward: SqrtmForward) -> None:
+        if isinstance(forward, NewtonSchulz) and forward.options() != self.options():
+            raise ValueError(f"sqrtm-backward method 'newton-schulz' differentiates the newton-schulz forward's "
+                             f"own iterates, so their options must agree: forward {forward.options()}, "
+                             f"backward {self.options()}")
 
-    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, eig: Any) -> Any:
-        root = scale_matrix(xp.sqrt(normalizer(xp, A, self.normalize)))
-        return self._backprop(xp, A, gS * root, xp.zeros_like(gS))
+    def _steps(self, xp: Any, A: Any, saved: Any) -> NewtonSchulzSteps:
+        return saved if isinstance(saved, NewtonSchulzSteps) else self.run(xp, A)[2]
 
-    def vjp_inverse(self, xp: Any, A: Any, W: Any, gW: Any, eig: Any) -> Any:
-        root = scale_matrix(xp.sqrt(normalizer(xp, A, self.normalize)))
-        return self._backprop(xp, A, xp.zeros_like(gW), gW / root)
+    def _backprop(self, xp: Any, saved: NewtonSchulzSteps, gY: Any | None, gZ: Any | None) -> Any:
+        """gY₀/c from the cotangents of Y_K and Z_K; None is a zero cotangent (its products skipped)."""
+        for Y, Z, T in reversed(saved.steps):
+            if gZ is None:
+                half = Y.mT @ gY / 2
+                gY, gZ = gY @ T.mT - Z.mT @ half, -(half @ Y.mT)
+            elif gY is None:
+                half = gZ @ Z.mT / 2
+                gY, gZ = -(Z.mT @ half), T.mT @ gZ - half @ Y.mT
+            else:
+                half = (Y.mT @ gY + gZ @ Z.mT) / 2
+                gY, gZ = gY @ T.mT - Z.mT @ half, T.mT @ gZ - half @ Y.mT
+        if gY is None:  # K = 0 and only Z₀ = I was differentiated
+            return xp.zeros_like(gZ)
+        return sym(gY / scale_matrix(saved.c))
+
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
+        saved = self._steps(xp, A, saved)
+        return self._backprop(xp, saved, gS * scale_matrix(xp.sqrt(saved.c)), None)
+
+    def vjp_inverse(self, xp: Any, A: Any, W: Any, gW: Any, saved: Any) -> Any:
+        saved = self._steps(xp, A, saved)
+        return self._backprop(xp, saved, None, gW / scale_matrix(xp.sqrt(saved.c)))
 
 
 @hookimpl

@@ -41,7 +41,7 @@ def scale_matrix(c: Array) -> Array:
 
 def frobenius_norm(xp: Any, a: Array) -> Array:
     """‖A‖_F over the last two axes, shape (...)."""
-    return xp.sqrt(xp.sum(a * a, axis=(-2, -1)))
+    return xp.linalg.matrix_norm(a, ord="fro")
 
 
 def dtype_eps(xp: Any, dtype: Any) -> float:

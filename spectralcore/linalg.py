@@ -9,6 +9,7 @@ on CUDA, torch's batched eigh is tens of times slower than CuPy's batched Jacobi
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from typing import Any
@@ -27,7 +28,7 @@ def chosen_solver(A: Any, solver: str = "auto") -> str:
     if solver != "auto":
         return solver
     on_cuda = is_torch_array(A) and A.device.type == "cuda"
-    return "cupy" if on_cuda and importlib.util.find_spec("cupy") is not None else "native"
+    return "cupy" if on_cuda and _cupy_installed() else "native"
 
 
 def symmetric_eigh(xp: Any, A: Any, solver: str = "auto") -> EighResult:
@@ -38,8 +39,18 @@ def symmetric_eigh(xp: Any, A: Any, solver: str = "auto") -> EighResult:
     return EighResult(w, V)
 
 
+def eigendecomposition(xp: Any, A: Any, saved: Any) -> EighResult:
+    """A's eigendecomposition: ``saved`` if a forward saved it, else computed."""
+    return saved if isinstance(saved, EighResult) else symmetric_eigh(xp, A)
+
+
+@functools.cache
+def _cupy_installed() -> bool:
+    return importlib.util.find_spec("cupy") is not None
+
+
 def _cupy_eigh(xp: Any, A: Any) -> EighResult:
-    if importlib.util.find_spec("cupy") is None:
+    if not _cupy_installed():
         raise ValueError("solver='cupy' needs CuPy (pip install spectralcore[cupy])")
     w, V = importlib.import_module("spectralcore.adapters.cupy_solver").eigh(A)
     return EighResult(xp.from_dlpack(w), xp.from_dlpack(V))

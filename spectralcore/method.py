@@ -125,32 +125,39 @@ class KernelBackward(EighBackward):
 
 
 class SqrtmForward(Method):
-    """Computes A^{1/2} and A^{-1/2}; returns (result, (w, V) or None when no eigh was done)."""
+    """Computes A^{1/2} and A^{-1/2}; returns (result, saved). ``saved`` goes to the backward:
+    A's eigendecomposition (an :class:`EighResult`) when the forward computed one, a
+    method's own NamedTuple of arrays that its paired backward reuses, or None."""
 
     kind: ClassVar[str] = "sqrtm-forward"
 
     @abc.abstractmethod
-    def sqrtm(self, xp: Any, A: Array) -> tuple[Array, EighResult | None]:
+    def sqrtm(self, xp: Any, A: Array) -> tuple[Array, Any]:
         ...
 
     @abc.abstractmethod
-    def invsqrtm(self, xp: Any, A: Array) -> tuple[Array, EighResult | None]:
+    def invsqrtm(self, xp: Any, A: Array) -> tuple[Array, Any]:
         ...
 
 
 class SqrtmBackward(Method):
     """Computes gA for S = A^{1/2}: the solution X of the Lyapunov equation S X + X S = gS.
 
-    ``eig`` is A's eigendecomposition when the forward computed one, else None.
-    The inverse root W = A^{-1/2} = S⁻¹ reuses it: dW = −W dS W, so gS = −W gW W and
-    S = A W (one matrix product); methods with a better route override :meth:`vjp_inverse`.
+    ``saved`` is what the forward saved (see :class:`SqrtmForward`); a backward uses what it
+    recognises and ignores the rest. The inverse root W = A^{-1/2} = S⁻¹ reuses it:
+    dW = −W dS W, so gS = −W gW W and S = A W (one matrix product); methods with a better
+    route override :meth:`vjp_inverse`. :meth:`check_forward` may reject a forward whose
+    saved values would contradict this backward's options.
     """
 
     kind: ClassVar[str] = "sqrtm-backward"
 
     @abc.abstractmethod
-    def vjp(self, xp: Any, A: Array, S: Array, gS: Array, eig: EighResult | None) -> Array:
+    def vjp(self, xp: Any, A: Array, S: Array, gS: Array, saved: Any) -> Array:
         ...
 
-    def vjp_inverse(self, xp: Any, A: Array, W: Array, gW: Array, eig: EighResult | None) -> Array:
-        return self.vjp(xp, A, A @ W, -(W @ gW @ W), eig)
+    def vjp_inverse(self, xp: Any, A: Array, W: Array, gW: Array, saved: Any) -> Array:
+        return self.vjp(xp, A, A @ W, -(W @ gW @ W), saved)
+
+    def check_forward(self, forward: "SqrtmForward") -> None:
+        """Raise a ValueError if this backward cannot follow ``forward`` (default: any may)."""

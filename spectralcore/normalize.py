@@ -6,7 +6,9 @@
 * ``"spectral"`` — c = ‖A^m‖_F^{1/m}, m = 2^k, by k repeated squarings (block power
   iteration started from the identity). For symmetric A this is an upper bound of
   λmax = ‖A‖₂ within the factor n^{1/(2m)} (1.14 for n = 64, k = 4); it needs k matrix
-  products and no start vector, so it cannot stall on an unlucky one.
+  products and no start vector, so it cannot stall on an unlucky one. Each squaring is
+  rescaled to ‖B‖_F = 1, c = ‖A‖_F Π_k t_k^{1/2^k} with t_k = ‖B_{k−1}²‖_F; for symmetric B,
+  t_k ≥ ‖B_{k−1}‖_F² / √n = 1/√n, a floor that also keeps a zero matrix finite.
 """
 
 from __future__ import annotations
@@ -26,15 +28,14 @@ def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Array
     c = xp.where(c > 0, c, xp.ones_like(c))
     if how == "frobenius":
         return c
-    log_c = xp.log(c)
+    floor = A.shape[-1] ** -0.5
     B = A / scale_matrix(c)
     for k in range(1, squarings + 1):
         B = B @ B
-        t = frobenius_norm(xp, B)
-        t = xp.where(t > 0, t, xp.ones_like(t))
+        t = xp.clip(frobenius_norm(xp, B), min=floor)
         B = B / scale_matrix(t)
-        log_c = log_c + xp.log(t) / 2**k
-    return xp.exp(log_c)
+        c = c * t ** (1 / 2**k)
+    return c
 
 
 def check_normalize(method: Any) -> None:

@@ -219,6 +219,31 @@ def test_newton_schulz_backward_approaches_exact(rng, inverse, normalize):
     assert errors[-1] < 1e-12
 
 
+@pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "invsqrtm"])
+def test_newton_schulz_backward_reuses_the_forward_steps(rng, inverse):
+    """After the newton-schulz forward the backward uses the saved iterates; after another
+    forward it runs the iteration itself: the same gradient either way."""
+    from spectralcore.plugins.newton_schulz import NewtonSchulzBackward, NewtonSchulzSteps
+
+    a, g = with_spectrum(rng, np.linspace(0.5, 3.0, 6)), symmetric(rng, 6)
+    fn = sc.invsqrtm if inverse else sc.sqrtm
+    out, residuals = fn.op.forward(np, a, fn.configure(a, forward="newton-schulz", backward="newton-schulz"))
+    saved = residuals[-1]
+    assert isinstance(saved, NewtonSchulzSteps) and len(saved.steps) == 5
+    backward = NewtonSchulzBackward()
+    vjp = backward.vjp_inverse if inverse else backward.vjp
+    assert rel_err(vjp(np, a, out, g, saved), vjp(np, a, out, g, None)) < 1e-14
+    assert rel_err(grad(a, g, inverse, forward="newton-schulz", backward="newton-schulz"),
+                   grad(a, g, inverse, forward="mpa", backward="newton-schulz")) < 1e-14
+
+
+def test_newton_schulz_pair_with_different_options_is_rejected():
+    from spectralcore.plugins.newton_schulz import NewtonSchulz, NewtonSchulzBackward
+
+    with pytest.raises(ValueError, match=r"options must agree: forward \{'iterations': 5.*backward \{'iterations': 8"):
+        sc.sqrtm(np.eye(3), forward=NewtonSchulz(), backward=NewtonSchulzBackward(iterations=8))
+
+
 # ---------------------------------------------------------------- 6. eigenvector path
 
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "invsqrtm"])

@@ -522,7 +522,8 @@ def test_torch_compile_matches_eager(rng):
     for o, e in zip(comp_out, eager_out):
         torch.testing.assert_close(o, e, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(comp_g, eager_g, rtol=1e-5, atol=1e-5)
-    _graph_report(_compile_target, A.clone().requires_grad_())
+    report = _graph_report(_compile_target, A.clone().requires_grad_())
+    assert (report.graph_count, report.graph_break_count) == (1, 0)
 
 
 def test_compile_as_first_call():

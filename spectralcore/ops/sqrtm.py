@@ -6,8 +6,8 @@ import dataclasses
 from typing import Any
 
 from ..dispatch import public_op
-from ..method import EighBackward, EighResult, Method, SqrtmBackward, SqrtmForward
-from ..linalg import symmetric_eigh
+from ..method import EighBackward, Method, SqrtmBackward, SqrtmForward
+from ..linalg import eigendecomposition
 from ..spectral import eigen_cotangents
 from .base import MethodSlot, Op, resolve_methods
 
@@ -23,8 +23,8 @@ class EigenvectorPath(SqrtmBackward):
     name = "eigenvector-path"
     inner: EighBackward | None = None
 
-    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, eig: EighResult | None) -> Any:
-        w, V = eig if eig is not None else symmetric_eigh(xp, A)
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
+        w, V = eigendecomposition(xp, A, saved)
         root = xp.sqrt(xp.clip(w, 0, None))
         gw, gV = eigen_cotangents(xp, V, gS, root, 1 / (2 * root))
         return self.inner.vjp(xp, A, w, V, gw, gV)
@@ -45,6 +45,7 @@ def _configure(call: str, forward: str | Method, backward: str | Method, check: 
     back = methods["backward"]
     if isinstance(back, EighBackward):
         back = EigenvectorPath(inner=back)
+    back.check_forward(methods["forward"])
     return SqrtmConfig(methods["forward"], back, check)
 
 
@@ -52,12 +53,12 @@ class SqrtmOp(Op):
     name = "sqrtm"
 
     def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
-        S, eig = config.forward.sqrtm(xp, A)
-        return S, (A, S, eig)
+        S, saved = config.forward.sqrtm(xp, A)
+        return S, (A, S, saved)
 
     def backward(self, xp: Any, config: SqrtmConfig, residuals: Any, gS: Any) -> Any:
-        A, S, eig = residuals
-        return xp.zeros_like(A) if gS is None else config.backward.vjp(xp, A, S, gS, eig)
+        A, S, saved = residuals
+        return xp.zeros_like(A) if gS is None else config.backward.vjp(xp, A, S, gS, saved)
 
     def cotangent_shapes(self, A: Any, out: Any) -> tuple:
         return tuple(out.shape)
@@ -67,12 +68,12 @@ class InvSqrtmOp(SqrtmOp):
     name = "invsqrtm"
 
     def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
-        W, eig = config.forward.invsqrtm(xp, A)
-        return W, (A, W, eig)
+        W, saved = config.forward.invsqrtm(xp, A)
+        return W, (A, W, saved)
 
     def backward(self, xp: Any, config: SqrtmConfig, residuals: Any, gW: Any) -> Any:
-        A, W, eig = residuals
-        return xp.zeros_like(A) if gW is None else config.backward.vjp_inverse(xp, A, W, gW, eig)
+        A, W, saved = residuals
+        return xp.zeros_like(A) if gW is None else config.backward.vjp_inverse(xp, A, W, gW, saved)
 
 
 SQRTM = SqrtmOp()

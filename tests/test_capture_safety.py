@@ -1,0 +1,81 @@
+"""The iterative methods never synchronise with the device and use no kernel a CUDA graph cannot
+capture, checked on CPU: every aten op of a forward + backward through the torch adapter is
+recorded with a TorchDispatchMode (the same ops run on CUDA). Reading a device value
+(``.item()``, ``bool()``, ``float()``) is ``aten._local_scalar_dense``; torch's LAPACK-style
+solvers check their info on the host and break capture (measured on an H100, torch 2.11:
+solve_ex, lu_factor_ex, inv_ex), as do data-dependent shapes (nonzero)."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+import spectralcore as sc  # noqa: E402
+from spectralcore.adapters.torch import ADAPTER  # noqa: E402
+from reference import covariance  # noqa: E402
+
+UNSAFE = {"aten._local_scalar_dense", "aten.item", "aten.nonzero", "aten.is_nonzero", "aten.equal",
+          "aten._linalg_solve_ex", "aten.linalg_lu_factor_ex", "aten.linalg_inv_ex", "aten._linalg_eigh",
+          "aten.linalg_cholesky_ex", "aten._linalg_check_errors"}
+
+
+class RecordOps(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: collections.Counter = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops[str(func.overloadpacket)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def recorded_ops(fn, A: torch.Tensor) -> collections.Counter:
+    X = A.clone().requires_grad_()
+    with RecordOps() as record:
+        out = fn(X)
+        (out * torch.ones_like(out)).sum().backward()
+    return record.ops
+
+
+@pytest.fixture
+def batch(rng) -> torch.Tensor:
+    return torch.asarray(np.stack([covariance(rng, 16, 64) for _ in range(4)]), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("backward", ["lyapunov", "newton-schulz"])
+@pytest.mark.parametrize("forward", ["mpa", "mtp", "newton-schulz"])
+def test_iterative_methods_are_capture_safe(batch, forward, backward, inverse):
+    fn = sc.invsqrtm if inverse else sc.sqrtm
+    ops = recorded_ops(lambda X: fn(X, forward=forward, backward=backward, check=False), batch)
+    assert ops["aten.bmm"] > 0
+    assert not UNSAFE & set(ops), {op: ops[op] for op in UNSAFE & set(ops)}
+
+
+def test_the_recorder_sees_what_would_break_capture(batch):
+    """The value checks (check=True, the default) read A: one host synchronisation per call;
+    MPA with solve="lu" calls torch.linalg.solve."""
+    checked = recorded_ops(lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov"), batch)
+    assert checked["aten._local_scalar_dense"] >= 1
+    lu = recorded_ops(lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu", check=False), batch)
+    assert lu["aten._linalg_solve_ex"] == 1
+
+
+class PretendCuda(torch.Tensor):
+    @property
+    def is_cuda(self) -> bool:
+        return True
+
+
+def test_value_checks_are_skipped_while_a_cuda_graph_is_captured(monkeypatch):
+    A = torch.eye(3).as_subclass(PretendCuda)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    assert ADAPTER.inspectable(A) is not None
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    assert ADAPTER.inspectable(A) is None
+    assert ADAPTER.inspectable(torch.eye(3)) is not None  # a CPU tensor never asks CUDA

@@ -1,13 +1,20 @@
-"""The report's torch timings: the two baselines (torch.linalg.eigh autograd, plain Newton–Schulz)
-and one forward + backward step per spectralcore method, for ``spectralcore report``."""
+"""torch measurement helpers for ``spectralcore report`` and ``benchmarks/``: the two baselines
+(torch.linalg.eigh autograd, plain Newton–Schulz), one forward + backward step of a method,
+the same step captured in a CUDA graph, and the aten ops a step runs (kernel launches and
+host synchronisations, counted on any device with a TorchDispatchMode)."""
 
 from __future__ import annotations
 
-from typing import Callable
+import collections
+from typing import Any, Callable
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import spectralcore as sc
+
+HOST_SYNC = "aten._local_scalar_dense"  # .item(), bool(), float() of a tensor
+NO_KERNEL = ("aten.empty", "aten.empty_like", "aten.empty_strided", "aten.lift_fresh")
 
 
 def eigh_autograd(A: torch.Tensor) -> torch.Tensor:
@@ -27,29 +34,95 @@ def plain_newton_schulz(A: torch.Tensor, iterations: int = 5) -> torch.Tensor:
     return Y * c.sqrt()
 
 
-def cases(device: str, sqrtm_methods: dict[str, dict]) -> tuple[Callable, Callable, dict[str, Callable]]:
-    """(step_for(fn, A_np) -> step, sync, {name: fn}) for the report's speed section on ``device``."""
+BASELINES = {"torch.linalg.eigh autograd (baseline)": eigh_autograd,
+             "plain Newton–Schulz autograd (baseline)": plain_newton_schulz}
 
-    def make(A_np):
-        return torch.asarray(A_np, device=device)
 
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    methods = {"torch.linalg.eigh autograd (baseline)": eigh_autograd,
-               "plain Newton–Schulz autograd (baseline)": plain_newton_schulz}
-    methods |= {name: (lambda A, kw=kw: sc.sqrtm(A, check=False, **kw)) for name, kw in sqrtm_methods.items()}
-    methods |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b, check=False))
-                for b in ("exact", "taylor", "pade", "clip", "power-iteration")}
+def methods(sqrtm_methods: dict[str, dict], eigh_backwards: tuple[str, ...]) -> dict[str, Callable]:
+    """The baselines, then ``sc.sqrtm`` with each option set and ``sc.eigh`` with each backward
+    (check=False: the value checks read the data, a host synchronisation per call)."""
+    out = dict(BASELINES)
+    out |= {name: (lambda A, kw=kw: sc.sqrtm(A, check=False, **kw)) for name, kw in sqrtm_methods.items()}
+    out |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b, check=False)) for b in eigh_backwards}
+    return out
 
-    def step_for(fn, A_np):
-        A = make(A_np)
-        G = torch.ones_like(A)
 
-        def step():
-            X = A.clone().requires_grad_()
-            out = fn(X)
-            loss = (out[0].sum() + (out[1] * G).sum()) if isinstance(out, tuple) else (out * G).sum()
-            loss.backward()
+def loss(out: Any, G: torch.Tensor) -> torch.Tensor:
+    """⟨G, out⟩, or Σw + ⟨G, V⟩ for an eigendecomposition (gradient through both outputs)."""
+    if isinstance(out, tuple):
+        return out[0].sum() + (out[1] * G).sum()
+    return (out * G).sum()
 
-        return step
 
-    return step_for, sync, methods
+def step(fn: Callable, A: torch.Tensor, G: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """One eager forward + backward of ``fn`` from a fresh leaf; returns gA."""
+
+    def run() -> torch.Tensor:
+        X = A.clone().requires_grad_()
+        loss(fn(X), G).backward()
+        return X.grad
+
+    return run
+
+
+def graphed_step(fn: Callable, A: torch.Tensor, G: torch.Tensor, warmup: int = 3) -> Callable[[], torch.Tensor]:
+    """The same step captured once in a torch.cuda.CUDAGraph (torch's whole-network recipe:
+    warm-up on a side stream, then capture forward and backward); each call copies A into the
+    static input and replays. Raises if the step is not capture-safe."""
+    static = A.clone().requires_grad_()
+
+    def forward_backward() -> None:
+        loss(fn(static), G).backward()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            static.grad = None
+            forward_backward()
+    torch.cuda.current_stream().wait_stream(side)
+    static.grad = None  # the captured backward allocates .grad from the graph's private pool
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        forward_backward()
+    grad = static.grad
+
+    def replay() -> torch.Tensor:
+        with torch.no_grad():
+            static.copy_(A)  # fresh input data each step, as a training loop would
+        graph.replay()
+        return grad
+
+    return replay
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: collections.Counter = collections.Counter()
+        self.views: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = str(func.overloadpacket)
+        self.ops[name] += 1
+        if func.is_view:
+            self.views.add(name)
+        return func(*args, **(kwargs or {}))
+
+
+class OpCount:
+    """The aten ops one call ran: ``ops`` (name → count), ``launches`` (ops that run a kernel:
+    not views, not bare allocations), ``matmuls`` and ``host_syncs``."""
+
+    def __init__(self, ops: collections.Counter, views: set[str]) -> None:
+        self.ops = ops
+        self.launches = sum(n for op, n in ops.items() if op not in views and op not in NO_KERNEL)
+        self.matmuls = sum(ops[op] for op in ("aten.bmm", "aten.mm", "aten.baddbmm", "aten.addmm"))
+        self.host_syncs = ops[HOST_SYNC]
+
+
+def count_ops(run: Callable[[], Any]) -> OpCount:
+    """Run ``run()`` once, recording every aten op it dispatches (forward and backward)."""
+    with _Recorder() as recorder:
+        run()
+    return OpCount(recorder.ops, recorder.views)

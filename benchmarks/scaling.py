@@ -43,7 +43,7 @@ from rich.table import Table  # noqa: E402
 
 import spectralcore as sc  # noqa: E402
 from spectralcore.linalg import chosen_solver  # noqa: E402
-from spectralcore.report.sections.speed import SQRTM  # noqa: E402 - the same method list as the report
+from spectralcore.report.sections.speed import CAPTURE_SAFE, SQRTM  # noqa: E402 - the report's method lists
 
 BATCHES, SIZES = (1, 16, 64, 256), (32, 64, 128, 256)
 QUICK_BATCHES, QUICK_SIZES = (1, 64), (32, 64)
@@ -125,30 +125,25 @@ def short(error: BaseException) -> str:
 
 # ------------------------------------------------------------------------------ torch
 def torch_cases(eigh_names: list[str]) -> dict[str, Callable]:
-    from spectralcore.adapters.torch_timing import eigh_autograd, plain_newton_schulz
+    from spectralcore.adapters import torch_timing
 
-    cases: dict[str, Callable] = {EIGH_BASELINE: eigh_autograd,
-                                  NS_BASELINE: lambda A: plain_newton_schulz(A, NS_ITERATIONS)}
-    cases |= {f"sqrtm {name}": (lambda A, kw=kw: sc.sqrtm(A, check=False, **kw)) for name, kw in SQRTM.items()}
-    cases |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b, check=False)) for b in eigh_names}
-    return cases
-
-
-def torch_loss(out: Any, G: Any) -> Any:
-    if isinstance(out, tuple):  # (w, V[, accepted]): gradient through both w and V
-        return out[0].sum() + (out[1] * G).sum()
-    return (out * G).sum()
+    renamed = {"torch.linalg.eigh autograd (baseline)": EIGH_BASELINE,
+               "plain Newton–Schulz autograd (baseline)": NS_BASELINE}
+    cases = torch_timing.methods({f"sqrtm {name}": kw for name, kw in SQRTM.items()}, tuple(eigh_names))
+    return {renamed.get(name, name): fn for name, fn in cases.items()}
 
 
 def run_torch(args, configs, eigh_names) -> tuple[list, list[str]]:
     import torch
 
+    from spectralcore.adapters import torch_timing
+
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     cases = {k: v for k, v in torch_cases(eigh_names).items() if not skipped(k, args.skip)}
+    graphed = [f"sqrtm {name}" for name in CAPTURE_SAFE if f"sqrtm {name}" in cases] if args.cuda_graph else []
     notes: list[str] = []
     rows = []
-    graph_failed = False
     for batch, n in configs:
         a, g = covariances(batch, n)
         A, G = torch.asarray(a, device=device), torch.asarray(g, device=device)
@@ -156,31 +151,22 @@ def run_torch(args, configs, eigh_names) -> tuple[list, list[str]]:
             notes.append(f"eigensolver picked by spectralcore.linalg.chosen_solver(A) for these torch inputs "
                          f"(float32 on {A.device}): [bold]{chosen_solver(A)}[/bold] "
                          "(the eigh autograd baseline always uses torch.linalg.eigh)")
-
-        def step_for(fn, A=A, G=G):
-            def step():
-                X = A.clone().requires_grad_()
-                torch_loss(fn(X), G).backward()
-                return X.grad
-            return step
-
-        steps = {name: step_for(fn) for name, fn in cases.items()}
-        min_warmup, checks = {}, []
+        steps = {name: torch_timing.step(fn, A, G) for name, fn in cases.items()}
+        min_warmup, checks, failed = {}, [], {}
         if args.torch_compile:
             name, step, check = compiled_case(A, G)
             steps[name] = step
             min_warmup[name] = 3  # cudagraph trees (reduce-overhead) record on the 2nd / 3rd call
             checks.append(check)
-        failed = {}
-        if args.cuda_graph and not graph_failed:
-            name, step, check = cuda_graph_case(A, G, notes)
-            if isinstance(step, str):
-                failed[name] = step
-                graph_failed = True
-                notes.append(f"CUDA graph capture failed at batch {batch}, n {n}; not retried for larger configs")
-            else:
-                steps[name] = step
-                checks.append(check)
+        for method in graphed:
+            name = f"{method}, CUDA graph replay"
+            try:
+                steps[name] = torch_timing.graphed_step(cases[method], A, G)
+                checks.append(agreement_check(name, steps[name], steps[method], A))
+            except Exception as error:  # noqa: BLE001 - reported in the table and the notes
+                failed[name] = "capture failed (see notes)"
+                notes.append(f"CUDA graph capture of {method} failed (b={batch}, n={n}): {escape(short(error))}")
+                torch.cuda.synchronize()
         times = measure(steps, sync, args.repeats, args.warmup, min_warmup) | failed
         for check in checks:
             notes.append(check(times))
@@ -191,10 +177,20 @@ def run_torch(args, configs, eigh_names) -> tuple[list, list[str]]:
     return rows, notes
 
 
-def eager_mpa_grad(A, G):
-    X = A.clone().requires_grad_()
-    (sc.sqrtm(X, check=False, **MPA) * G).sum().backward()
-    return X.grad
+def agreement_check(name: str, fast: Callable, eager: Callable, A: Any) -> Callable[[dict], str]:
+    """After timing: the largest |gA| difference between the fast step and the eager one."""
+
+    def check(times) -> str:
+        where = f"(b={A.shape[0]}, n={A.shape[-1]})"
+        if isinstance(times[name], str):
+            return f"{name} {where} failed: {escape(times[name])}"
+        try:
+            diff = float((fast().clone() - eager()).abs().max())
+        except Exception as error:  # noqa: BLE001
+            return f"{name} {where}: comparison with eager failed: {escape(short(error))}"
+        return f"{name} {where}: max |gA − eager gA| = {diff:.2e}, first call {times[name].first_s:.1f} s"
+
+    return check
 
 
 def compiled_case(A, G) -> tuple[str, Callable, Callable]:
@@ -202,14 +198,14 @@ def compiled_case(A, G) -> tuple[str, Callable, Callable]:
     mode="reduce-overhead" (CUDA graphs) on CUDA, the default mode on CPU."""
     import torch
 
+    from spectralcore.adapters import torch_timing
+
     mode = "reduce-overhead" if A.device.type == "cuda" else "default"
     name = f"sqrtm mpa + lyapunov, torch.compile({mode})"
     torch.compiler.reset()  # a fresh, static-shape compilation per configuration (no recompile limit)
-
-    def loss(X, G):
-        return (sc.sqrtm(X, check=False, **MPA) * G).sum()
-
-    compiled = torch.compile(loss, mode=None if mode == "default" else mode, dynamic=False)
+    mpa = lambda X: sc.sqrtm(X, check=False, **MPA)  # noqa: E731
+    compiled = torch.compile(lambda X, G: torch_timing.loss(mpa(X), G), mode=None if mode == "default" else mode,
+                             dynamic=False)
     mark = getattr(torch.compiler, "cudagraph_mark_step_begin", None) if mode == "reduce-overhead" else None
 
     def step():
@@ -219,83 +215,7 @@ def compiled_case(A, G) -> tuple[str, Callable, Callable]:
         compiled(X, G).backward()
         return X.grad
 
-    def check(times) -> str:
-        where = f"(b={A.shape[0]}, n={A.shape[-1]})"
-        if isinstance(times[name], str):
-            return f"torch.compile {where} failed: {escape(times[name])}"
-        try:
-            diff = float((step().clone() - eager_mpa_grad(A, G)).abs().max())
-        except Exception as error:  # noqa: BLE001
-            return f"torch.compile {where}: comparison with eager failed: {escape(short(error))}"
-        note = (f"torch.compile({mode}) {where}: max |gA − eager gA| = {diff:.2e}, "
-                f"first call (compilation) {times[name].first_s:.1f} s")
-        if mode == "reduce-overhead":
-            try:
-                from torch._dynamo.utils import counters
-
-                skips = dict(counters["inductor"]).get("cudagraph_skips", 0)
-                if skips:
-                    note += (f"; inductor skipped CUDA graphs {skips}× (an op that is not capture-safe, "
-                             "e.g. torch.linalg.solve's host-side error check), so those parts ran without them")
-            except Exception:  # noqa: BLE001 - diagnostics only
-                pass
-        return note
-
-    return name, step, check
-
-
-def cuda_graph_case(A, G, notes) -> tuple[str, Callable | str, Callable | None]:
-    """One forward + backward step of sqrtm mpa + lyapunov (check=False) captured in a
-    torch.cuda.CUDAGraph; the timed step copies new data into the static input and replays."""
-    import torch
-
-    name = "sqrtm mpa + lyapunov, CUDA graph replay"
-    static_X = A.clone().requires_grad_()
-
-    def fwd_bwd():
-        (sc.sqrtm(static_X, check=False, **MPA) * G).sum().backward()
-
-    try:
-        side = torch.cuda.Stream()  # warm up on a side stream, as in torch's whole-network capture recipe
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                static_X.grad = None
-                fwd_bwd()
-        torch.cuda.current_stream().wait_stream(side)
-        torch.cuda.synchronize()
-        static_X.grad = None  # the captured backward allocates .grad from the graph's private pool
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            fwd_bwd()
-        static_grad = static_X.grad
-    except Exception as error:  # noqa: BLE001
-        message = short(error)
-        hint = ""
-        if any(word in message.lower() for word in ("captur", "not permitted", "not allowed")):
-            hint = (" — an op in the step synchronises with the host while the stream is capturing; the likely "
-                    "one is torch.linalg.solve (the mpa forward's one solve), which checks its LU 'info' "
-                    "result on the host (infos.any().item()), so it is not capture-safe")
-        notes.append(f"CUDA graph capture of mpa + lyapunov failed: {escape(message)}{hint}")
-        try:
-            torch.cuda.synchronize()
-        except Exception:  # noqa: BLE001
-            pass
-        return name, "capture failed (see notes)", None
-
-    def replay():
-        with torch.no_grad():
-            static_X.copy_(A)  # fresh input data each step, as a training loop would
-        graph.replay()
-        return static_grad
-
-    def check(times) -> str:
-        replay()
-        torch.cuda.synchronize()
-        diff = float((static_grad - eager_mpa_grad(A, G)).abs().max())
-        return f"CUDA graph (b={A.shape[0]}, n={A.shape[-1]}): captured, max |gA − eager gA| = {diff:.2e}"
-
-    return name, replay, check
+    return name, step, agreement_check(name, step, torch_timing.step(mpa, A, G), A)
 
 
 # ------------------------------------------------------------------------------ JAX
@@ -406,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--torch-compile", action="store_true",
                         help="also time sqrtm mpa+lyapunov under torch.compile (reduce-overhead on cuda)")
     parser.add_argument("--cuda-graph", action="store_true",
-                        help="(cuda) also time mpa+lyapunov fwd+bwd captured in a torch.cuda.CUDAGraph")
+                        help="(cuda) also time every capture-safe method (mpa, mtp, newton-schulz) captured in a CUDA graph")
     parser.add_argument("--skip", action="append", default=[], metavar="TEXT",
                         help="leave out methods whose name contains TEXT (repeatable), e.g. power-iteration")
     args = parser.parse_args(argv)

@@ -13,33 +13,18 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
-
 import spectralcore as sc  # noqa: E402
 from spectralcore.adapters.torch import ADAPTER  # noqa: E402
+from spectralcore.adapters.torch_timing import HOST_SYNC, count_ops, step  # noqa: E402
 from reference import covariance  # noqa: E402
 
-UNSAFE = {"aten._local_scalar_dense", "aten.item", "aten.nonzero", "aten.is_nonzero", "aten.equal",
+UNSAFE = {HOST_SYNC, "aten.item", "aten.nonzero", "aten.is_nonzero", "aten.equal",
           "aten._linalg_solve_ex", "aten.linalg_lu_factor_ex", "aten.linalg_inv_ex", "aten._linalg_eigh",
           "aten.linalg_cholesky_ex", "aten._linalg_check_errors"}
 
 
-class RecordOps(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: collections.Counter = collections.Counter()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.ops[str(func.overloadpacket)] += 1
-        return func(*args, **(kwargs or {}))
-
-
 def recorded_ops(fn, A: torch.Tensor) -> collections.Counter:
-    X = A.clone().requires_grad_()
-    with RecordOps() as record:
-        out = fn(X)
-        (out * torch.ones_like(out)).sum().backward()
-    return record.ops
+    return count_ops(step(fn, A, torch.ones_like(A))).ops
 
 
 @pytest.fixture
@@ -61,7 +46,7 @@ def test_the_recorder_sees_what_would_break_capture(batch):
     """The value checks (check=True, the default) read A: one host synchronisation per call;
     MPA with solve="lu" calls torch.linalg.solve."""
     checked = recorded_ops(lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov"), batch)
-    assert checked["aten._local_scalar_dense"] >= 1
+    assert checked[HOST_SYNC] >= 1
     lu = recorded_ops(lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu", check=False), batch)
     assert lu["aten._linalg_solve_ex"] == 1
 
@@ -79,3 +64,15 @@ def test_value_checks_are_skipped_while_a_cuda_graph_is_captured(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
     assert ADAPTER.inspectable(A) is None
     assert ADAPTER.inspectable(torch.eye(3)) is not None  # a CPU tensor never asks CUDA
+
+
+def test_op_count_separates_kernels_from_views(batch):
+    """count_ops (the report's 'kernels' column): plain Newton–Schulz ×5 under autograd runs
+    15 products forward and 26 backward: two per product, less one each for the two products
+    with the constant Z₀ = I, and none for the last T₄ Z₄, which the output does not use."""
+    from spectralcore.adapters.torch_timing import plain_newton_schulz
+
+    count = count_ops(step(plain_newton_schulz, batch, torch.ones_like(batch)))
+    assert count.matmuls == 15 + 26
+    assert count.host_syncs == 0
+    assert count.launches < sum(count.ops.values())  # views (transposes, expands) are not launches

@@ -14,14 +14,13 @@ max(m, n) − 1 matrix products for the powers of Z. Default [5/5] (ICLR 2022 §
 from __future__ import annotations
 
 import dataclasses
-from fractions import Fraction
 from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix
 from spectralcore.normalize import DEFAULT, check_normalize, normalizer
 from spectralcore.polynomial_inverse import polynomial_solve
-from spectralcore.series import binomial_series, pade
+from spectralcore.series import pade_floats
 
 SOLVES = ("newton", "lu")
 
@@ -46,13 +45,13 @@ class MPA(SqrtmForward):
 
     def _ratio(self, xp: Any, A: Any, inverse: bool) -> tuple[Any, Any]:
         """(Q⁻¹P, √c), or (P⁻¹Q, √c) for the inverse root."""
-        p, q = pade(binomial_series(Fraction(1, 2), self.m + self.n), self.m, self.n)
+        p, q = pade_floats((1, 2), self.m, self.n)
         c = normalizer(xp, A, self.normalize)
         eye = eye_like(xp, A)
         powers = [eye, eye - A / scale_matrix(c)]
         while len(powers) < max(len(p), len(q)):
             powers.append(powers[-1] @ powers[1])
-        P, Q = (sum(float(a) * power for a, power in zip(coeffs, powers)) for coeffs in (p, q))
+        P, Q = (sum(a * power for a, power in zip(coeffs, powers)) for coeffs in (p, q))
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
         if self.solve == "lu":
             return xp.linalg.solve(den, num), scale_matrix(xp.sqrt(c))

@@ -10,21 +10,20 @@ slowly where A/c has eigenvalues near 0 (the error of degree K at λ/c = t is ab
 from __future__ import annotations
 
 import dataclasses
-from fractions import Fraction
 from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix
 from spectralcore.normalize import DEFAULT, check_normalize, normalizer
-from spectralcore.series import binomial_series
+from spectralcore.series import binomial_floats
 
 
-def matrix_horner(xp: Any, Z: Any, coefficients: tuple[Fraction, ...]) -> Any:
+def matrix_horner(xp: Any, Z: Any, coefficients: tuple[float, ...]) -> Any:
     """Σ_k c_k Z^k by Horner's rule: deg − 1 matrix products."""
     eye = eye_like(xp, Z)
-    total = float(coefficients[-1]) * Z + float(coefficients[-2]) * eye
+    total = coefficients[-1] * Z + coefficients[-2] * eye
     for c in reversed(coefficients[:-2]):
-        total = Z @ total + float(c) * eye
+        total = Z @ total + c * eye
     return total
 
 
@@ -42,17 +41,17 @@ class MTP(SqrtmForward):
         self._require(isinstance(self.degree, int) and self.degree >= 1, "degree", "an int >= 1")
         check_normalize(self)
 
-    def _series(self, xp: Any, A: Any, alpha: Fraction) -> Any:
+    def _series(self, xp: Any, A: Any, alpha: tuple[int, int]) -> Any:
         c = normalizer(xp, A, self.normalize)
         Z = eye_like(xp, A) - A / scale_matrix(c)
-        return matrix_horner(xp, Z, binomial_series(alpha, self.degree)), scale_matrix(xp.sqrt(c))
+        return matrix_horner(xp, Z, binomial_floats(alpha, self.degree)), scale_matrix(xp.sqrt(c))
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
-        P, root = self._series(xp, A, Fraction(1, 2))
+        P, root = self._series(xp, A, (1, 2))
         return P * root, None
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
-        P, root = self._series(xp, A, Fraction(-1, 2))
+        P, root = self._series(xp, A, (-1, 2))
         return P / root, None
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import lru_cache
 
+from .trace_constants import trace_constant
+
 
 @lru_cache(maxsize=None)
 def binomial_series(alpha: Fraction, degree: int) -> tuple[Fraction, ...]:
@@ -70,3 +72,19 @@ def pade(series: tuple[Fraction, ...], m: int, n: int) -> tuple[tuple[Fraction, 
     while len(q) > 1 and q[-1] == 0:
         q.pop()
     return tuple(p), tuple(q)
+
+
+@lru_cache(maxsize=None)
+@trace_constant
+def binomial_floats(alpha: tuple[int, int], degree: int) -> tuple[float, ...]:
+    """:func:`binomial_series` of α = alpha[0]/alpha[1] as floats (what the matrix methods use;
+    cached, and a trace-time constant for compilers)."""
+    return tuple(float(c) for c in binomial_series(Fraction(*alpha), degree))
+
+
+@lru_cache(maxsize=None)
+@trace_constant
+def pade_floats(alpha: tuple[int, int], m: int, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(p, q) of the [m/n] :func:`pade` approximant of (1 − z)^α, α = alpha[0]/alpha[1], as floats."""
+    p, q = pade(binomial_series(Fraction(*alpha), m + n), m, n)
+    return tuple(float(c) for c in p), tuple(float(c) for c in q)

@@ -23,9 +23,11 @@ def eigh_autograd(A: torch.Tensor) -> torch.Tensor:
     return (V * w.clamp_min(0).sqrt()[..., None, :]) @ V.mT
 
 
-def plain_newton_schulz(A: torch.Tensor, iterations: int = 5) -> torch.Tensor:
-    """Baseline: the coupled Newton–Schulz iteration (Frobenius-normalised) under autograd."""
+def plain_newton_schulz(A: torch.Tensor, iterations: int = 5, fixed_scale: bool = False) -> torch.Tensor:
+    """Baseline: the coupled Newton–Schulz iteration (Frobenius-normalised) under autograd;
+    ``fixed_scale`` detaches c = ‖A‖_F, as spectralcore's newton-schulz backward holds it."""
     c = torch.linalg.matrix_norm(A)[..., None, None]
+    c = c.detach() if fixed_scale else c
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
     Y, Z = A / c, eye.expand_as(A)
     for _ in range(iterations):

@@ -1,7 +1,8 @@
 """CuPy's batched symmetric eigensolver for any DLPack array on a CUDA device (zero copy).
 
-Used by :func:`spectralcore.linalg.symmetric_eigh` with ``solver="cupy"``; the caller turns
-the results back into its own framework's arrays with ``xp.from_dlpack``.
+Used by :func:`spectralcore.linalg.symmetric_eigh` with ``solver="cupy"``: the torch adapter
+calls it from its custom op ``spectralcore::cupy_eigh`` on torch's current stream; other
+frameworks turn the CuPy results into their own arrays with ``xp.from_dlpack``.
 """
 
 from __future__ import annotations
@@ -14,3 +15,9 @@ import cupy
 def eigh(A: Any) -> tuple[Any, Any]:
     """(w, V) as CuPy arrays, eigenvalues ascending, for symmetric A of shape (..., n, n)."""
     return cupy.linalg.eigh(cupy.from_dlpack(A))
+
+
+def on_stream(pointer: int) -> Any:
+    """Context in which CuPy runs on the CUDA stream ``pointer`` (the caller's current stream),
+    so the solve is ordered with the caller's kernels and can be recorded with them."""
+    return cupy.cuda.ExternalStream(pointer)

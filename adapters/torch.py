@@ -10,7 +10,9 @@ a tensor arrives, so registering this plugin costs nothing to a NumPy-only user.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 from spectralcore.dispatch import run_backward, run_forward
@@ -48,11 +50,11 @@ _FUNCTION: type | None = None
 
 
 def _function_class() -> type:
-    """The autograd.Function, defined on first use (a module global, which torch.compile
-    reads as a constant once it exists)."""
-    global _FUNCTION
+    """The autograd.Function (and the CuPy eigh custom op), defined on first use (module
+    globals, which torch.compile reads as constants once they exist)."""
+    global _FUNCTION, _CUPY_EIGH
     if _FUNCTION is None:
-        _FUNCTION = _define_function()
+        _FUNCTION, _CUPY_EIGH = _define_function(), _define_cupy_eigh()
     return _FUNCTION
 
 
@@ -95,6 +97,29 @@ def _define_function() -> type:
     return SpectralFunction
 
 
+_CUPY_EIGH: Any = None
+
+
+def _define_cupy_eigh() -> Any:
+    """``torch.ops.spectralcore.cupy_eigh``: CuPy's batched eigh on torch's current stream, as a
+    custom op (torch.compile records it as one opaque node with the shapes of its fake)."""
+    import torch
+
+    @torch.library.custom_op("spectralcore::cupy_eigh", mutates_args=(), schema="(Tensor A) -> (Tensor, Tensor)")
+    def cupy_eigh(A: Any) -> tuple[Any, Any]:
+        solver = importlib.import_module("spectralcore.adapters.cupy_solver")
+        stream = solver.on_stream(torch.cuda.current_stream(A.device).cuda_stream) if A.is_cuda else nullcontext()
+        with stream:
+            w, V = solver.eigh(A)
+            return torch.from_dlpack(w), torch.from_dlpack(V)
+
+    @cupy_eigh.register_fake
+    def _(A: Any) -> tuple[Any, Any]:
+        return A.new_empty(A.shape[:-1]), A.new_empty(A.shape)
+
+    return cupy_eigh
+
+
 class TorchAdapter:
     """Runs ops through :func:`_function_class`'s autograd.Function."""
 
@@ -103,6 +128,10 @@ class TorchAdapter:
         if isinstance(out, tuple):
             return EighResult(*out)
         return out
+
+    def cupy_eigh(self, A: Any) -> tuple[Any, Any]:
+        _function_class()  # defines the custom op with the Function
+        return _CUPY_EIGH(A)
 
     def inspectable(self, A: Any) -> Any:
         """None while torch.compile traces or a CUDA graph is being captured (reading the

@@ -75,10 +75,12 @@ def test_jit_equals_eager_train_and_eval(rng, name):
     jitted = jax.jit(layer.apply, static_argnames="train")
     y, new = layer.apply(params, state, x, train=True)
     yj, newj = jitted(params, state, x, train=True)
-    assert close(yj, y) and all(close(a, b) for a, b in zip(newj, new))
+    # float32: XLA fuses and reorders; MPA's Q⁻¹P amplifies rounding by cond(Q) ≤ 93 (measured 1.3e-6)
+    rtol = 1e-5 if "mpa" in name else 1e-6
+    assert close(yj, y, rtol) and all(close(a, b, rtol) for a, b in zip(newj, new))
     ye, _ = layer.apply(params, new, x, train=False)
     yej, _ = jitted(params, new, x, train=False)
-    assert close(yej, ye)
+    assert close(yej, ye, rtol)
 
 
 @pytest.mark.parametrize("name", ["zca-default", "zca-taylor", "pca-k2"])

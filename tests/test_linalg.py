@@ -59,10 +59,10 @@ def test_cupy_solver_matches_torch_on_gpu(rng):
     torch.testing.assert_close((V * w[..., None, :]) @ V.mT, a, rtol=1e-10, atol=1e-10)
 
 
-def test_cupy_path_round_trips_through_dlpack_with_a_stand_in_solver(rng, monkeypatch):
-    """The "cupy" route on CPU: a stand-in for adapters/cupy_solver (NumPy's eigh on the
-    DLPack view) must give the native results, values and gradients, back as torch tensors."""
-    torch = pytest.importorskip("torch")
+@pytest.fixture
+def stand_in_cupy(monkeypatch):
+    """adapters/cupy_solver replaced by NumPy's eigh on the DLPack view, and CuPy reported
+    installed: the "cupy" route runs on CPU. Returns the list of array types it was called with."""
     from spectralcore import linalg
 
     calls = []
@@ -75,6 +75,13 @@ def test_cupy_path_round_trips_through_dlpack_with_a_stand_in_solver(rng, monkey
     stand_in.eigh = eigh
     monkeypatch.setitem(sys.modules, "spectralcore.adapters.cupy_solver", stand_in)
     monkeypatch.setattr(linalg, "_cupy_installed", lambda: True)
+    return calls
+
+
+def test_cupy_path_round_trips_through_dlpack_with_a_stand_in_solver(rng, stand_in_cupy):
+    """The "cupy" route on CPU: through the torch custom op spectralcore::cupy_eigh, values and
+    gradients equal the native solver's, back as torch tensors."""
+    torch = pytest.importorskip("torch")
     a = torch.asarray(np.stack([with_spectrum(rng, [1.0, 2.0, 3.0, 5.0]) for _ in range(3)]))
     results = {}
     for solver in ("native", "cupy"):
@@ -82,7 +89,25 @@ def test_cupy_path_round_trips_through_dlpack_with_a_stand_in_solver(rng, monkey
         S = sc.sqrtm(X, solver=solver)
         S.pow(2).sum().backward()
         results[solver] = (S.detach(), X.grad)
-    assert calls == [torch.Tensor]  # the forward asked the stand-in once; the backward reused (w, V)
+    assert stand_in_cupy == [torch.Tensor]  # the forward asked the stand-in once; the backward reused (w, V)
     assert isinstance(results["cupy"][0], torch.Tensor)
     for got, want in zip(results["cupy"], results["native"]):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_cupy_path_is_one_node_under_torch_compile(rng, stand_in_cupy):
+    torch = pytest.importorskip("torch")
+    a = torch.asarray(np.stack([with_spectrum(rng, [1.0, 2.0, 4.0]) for _ in range(2)]), dtype=torch.float32)
+    fn = lambda A: sc.eigh(A, solver="cupy", backward="taylor", check=False)  # noqa: E731
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(fn)(a)
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0)
+    assert "spectralcore.cupy_eigh" in str(explained.graphs[0].code)
+    w, _ = torch.compile(fn, fullgraph=True, backend="eager")(a)
+    torch.testing.assert_close(w, torch.linalg.eigvalsh(a))
+
+
+def test_numpy_arrays_take_the_dlpack_route(rng, stand_in_cupy):
+    w, V = sc.eigh(with_spectrum(rng, [1.0, 3.0]), solver="cupy")
+    assert stand_in_cupy == [np.ndarray]
+    np.testing.assert_allclose(w, [1.0, 3.0])

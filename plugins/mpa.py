@@ -5,10 +5,13 @@ With c ≥ λmax and Z = I − A/c, the [m/n] Padé approximant P_m/Q_n of (1 �
 A^{1/2} ≈ √c Q_n(Z)⁻¹ P_m(Z) and A^{-1/2} ≈ P_m(Z)⁻¹ Q_n(Z)/√c (P and Q commute);
 max(m, n) − 1 matrix products for the powers of Z. Default [5/5] (ICLR 2022 §4.2).
 
-``solve="newton"`` (default) applies the inverse by matrix products only
+``solve="newton"`` applies the inverse by matrix products only
 (:mod:`spectralcore.polynomial_inverse`: 4 Newton steps in float32, 5 in float64 for Q of
 [5/5]): no host synchronisation, so the whole method can be captured in a CUDA graph.
-``solve="lu"`` calls ``xp.linalg.solve``. Both agree to rounding.
+``solve="lu"`` calls ``xp.linalg.solve``, whose pivoting checks its result on the host (and
+which torch runs slowly for small batched matrices on CUDA). Both agree to rounding.
+``solve="auto"`` (default) takes "lu" for arrays in host memory, where LU is 1.1–2.7× faster
+than the Newton steps (b = 64, n = 32…256, measured on CPU), and "newton" on accelerators.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import dataclasses
 from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
-from spectralcore._array import eye_like, scale_matrix
+from spectralcore._array import eye_like, on_cpu, scale_matrix
 from spectralcore.normalize import DEFAULT, check_normalize, normalizer
 from spectralcore.polynomial_inverse import polynomial_solve
 from spectralcore.series import pade_floats
 
-SOLVES = ("newton", "lu")
+SOLVES = ("auto", "newton", "lu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +38,7 @@ class MPA(SqrtmForward):
     m: int = 5
     n: int = 5
     normalize: str = DEFAULT
-    solve: str = "newton"
+    solve: str = "auto"
 
     def __post_init__(self) -> None:
         self._require(isinstance(self.m, int) and self.m >= 0, "m", "an int >= 0")
@@ -53,9 +56,15 @@ class MPA(SqrtmForward):
             powers.append(powers[-1] @ powers[1])
         P, Q = (sum(a * power for a, power in zip(coeffs, powers)) for coeffs in (p, q))
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
-        if self.solve == "lu":
+        if self.chosen_solve(A) == "lu":
             return xp.linalg.solve(den, num), scale_matrix(xp.sqrt(c))
         return polynomial_solve(xp, powers, den_coeffs, den, num), scale_matrix(xp.sqrt(c))
+
+    def chosen_solve(self, A: Any) -> str:
+        """"newton" or "lu": the ``solve`` option, with "auto" resolved for A's device."""
+        if self.solve != "auto":
+            return self.solve
+        return "lu" if on_cpu(A) is not False else "newton"
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
         ratio, root = self._ratio(xp, A, inverse=False)

@@ -34,6 +34,15 @@ def congruence(V: Array, X: Array) -> Array:
     return V @ X @ V.mT
 
 
+def on_cpu(a: Array) -> bool | None:
+    """Whether ``a`` lives in host memory; None when its device is unknown (a JAX tracer)."""
+    d = device(a)
+    if d is None:
+        return None
+    kind = getattr(d, "type", None) or getattr(d, "platform", None) or d
+    return "cpu" in str(kind).lower()
+
+
 def scale_matrix(c: Array) -> Array:
     """Per-matrix scalars (...,) → (..., 1, 1) so they broadcast against matrices."""
     return c[..., None, None]

@@ -83,7 +83,7 @@ def test_mpa_newton_equals_lu(rng, inverse, spectrum):
     a = covariance(rng, 32, 128) if spectrum == "covariance" else with_spectrum(rng, np.geomspace(1e-3, 1, 32))
     fn = sc.invsqrtm if inverse else sc.sqrtm
     lu = fn(a, forward="mpa", solve="lu")
-    newton = fn(a, forward="mpa")
+    newton = fn(a, forward="mpa", solve="newton")
     assert rel_err(newton, lu) < 1e-11  # both ≈ cond(P)·ε, cond(P) up to 1e3 for [5/5]
     # and both are the [5/5] Padé root, whose error against the true root is far larger
     exact = sla.inv(sla.sqrtm(a)) if inverse else sla.sqrtm(a)
@@ -93,7 +93,7 @@ def test_mpa_newton_equals_lu(rng, inverse, spectrum):
 def test_mpa_newton_equals_lu_float32(rng):
     a = np.stack([covariance(rng, 64, 256) for _ in range(4)])
     want = sc.sqrtm(a, forward="mpa", solve="lu")  # float64
-    got = sc.sqrtm(a.astype(np.float32), forward="mpa")
+    got = sc.sqrtm(a.astype(np.float32), forward="mpa", solve="newton")
     lu = sc.sqrtm(a.astype(np.float32), forward="mpa", solve="lu")
     assert got.dtype == np.float32
     assert rel_err(got, want) < 5e-6  # measured 2.2e-6 (LU in float32: 1.6e-6)
@@ -101,5 +101,21 @@ def test_mpa_newton_equals_lu_float32(rng):
 
 
 def test_mpa_solve_option_is_validated():
-    with pytest.raises(ValueError, match=r"mpa.*solve.*one of \('newton', 'lu'\).*'qr'"):
+    with pytest.raises(ValueError, match=r"mpa.*solve.*one of \('auto', 'newton', 'lu'\).*'qr'"):
         sc.sqrtm(np.eye(3), forward="mpa", solve="qr")
+
+
+def test_auto_solve_is_lu_in_host_memory_and_newton_elsewhere(rng):
+    """array-api-strict's second device stands in for an accelerator."""
+    xs = pytest.importorskip("array_api_strict")
+    torch = pytest.importorskip("torch")
+    mpa = sc.methods.MPA()
+    a = covariance(rng, 8, 32)
+    assert mpa.chosen_solve(a) == "lu"
+    assert mpa.chosen_solve(torch.asarray(a)) == "lu"
+    assert mpa.chosen_solve(xs.asarray(a)) == "lu"
+    elsewhere = xs.asarray(a, device=xs.Device("device1"))
+    assert mpa.chosen_solve(elsewhere) == "newton"
+    S = sc.sqrtm(elsewhere, forward="mpa")
+    assert S.device == elsewhere.device
+    assert rel_err(np.asarray(xs.asarray(S, device=xs.Device("CPU_DEVICE"))), sc.sqrtm(a, forward="mpa")) < 1e-12

@@ -47,6 +47,15 @@ def _conformance(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def _no_cuda() -> str:
+    """Why torch cannot time on CUDA here ("" when it can)."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed (the speed section times torch)"
+    return "" if torch.cuda.is_available() else f"torch {torch.__version__} sees no CUDA device"
+
+
 def _report(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
@@ -57,6 +66,9 @@ def _report(args: argparse.Namespace) -> int:
     cfg = Config(pathlib.Path(args.out).resolve(), quick=not args.full, device=args.device,
                  backends=tuple(args.backend) if args.backend else None)
     console = Console()
+    if args.device == "cuda" and (why := _no_cuda()):
+        console.print(f"[red]--device cuda: {why}; run without --device for the CPU report")
+        return 2
     with Progress(console=console) as progress:
         task = progress.add_task("report", total=len(SECTIONS))
         sections = build(cfg, progress=lambda name: progress.update(task, description=f"section: {name}", advance=1))

@@ -36,3 +36,14 @@ def test_claims_are_checked(tmp_path):
     assert claims["Padé coefficients are P = 1, Q = 1 − x exactly (0 = yes)"].measured == 0
     assert claims["measured minimum iterations that differ from the formula"].measured == 0
     assert all(c.holds for c in claims.values())
+
+
+def test_cuda_report_without_a_gpu_is_a_clear_error(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible")
+    from spectralcore.cli import main
+
+    assert main(["report", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "sees no CUDA device" in capsys.readouterr().out
+    assert not (tmp_path / "report.md").exists()

@@ -7,6 +7,7 @@ frameworks turn the CuPy results into their own arrays with ``xp.from_dlpack``.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import cupy
@@ -17,7 +18,10 @@ def eigh(A: Any) -> tuple[Any, Any]:
     return cupy.linalg.eigh(cupy.from_dlpack(A))
 
 
-def on_stream(pointer: int) -> Any:
-    """Context in which CuPy runs on the CUDA stream ``pointer`` (the caller's current stream),
-    so the solve is ordered with the caller's kernels and can be recorded with them."""
-    return cupy.cuda.ExternalStream(pointer)
+def on_stream(pointer: int, device_id: int) -> ExitStack:
+    """Context in which CuPy runs on device ``device_id`` and the CUDA stream ``pointer`` (the
+    caller's current stream there), so the solve is ordered with the caller's kernels."""
+    context = ExitStack()
+    context.enter_context(cupy.cuda.Device(device_id))
+    context.enter_context(cupy.cuda.ExternalStream(pointer, device_id))
+    return context

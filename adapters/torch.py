@@ -108,7 +108,10 @@ def _define_cupy_eigh() -> Any:
     @torch.library.custom_op("spectralcore::cupy_eigh", mutates_args=(), schema="(Tensor A) -> (Tensor, Tensor)")
     def cupy_eigh(A: Any) -> tuple[Any, Any]:
         solver = importlib.import_module("spectralcore.adapters.cupy_solver")
-        stream = solver.on_stream(torch.cuda.current_stream(A.device).cuda_stream) if A.is_cuda else nullcontext()
+        if A.is_cuda:
+            stream = solver.on_stream(torch.cuda.current_stream(A.device).cuda_stream, A.device.index)
+        else:  # only a stand-in solver (tests) reaches here with a CPU tensor
+            stream = nullcontext()
         with stream:
             w, V = solver.eigh(A)
             return torch.from_dlpack(w), torch.from_dlpack(V)

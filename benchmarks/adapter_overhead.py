@@ -155,6 +155,8 @@ def run_jax(A_np, G_np, repeats):
     import jax
     import jax.numpy as jnp
 
+    from spectralcore.adapters import jax_timing
+
     A, G = jnp.asarray(A_np), jnp.asarray(G_np)
 
     def spectral_scale(A):
@@ -219,15 +221,6 @@ def run_jax(A_np, G_np, repeats):
 
     taylor_eigh.defvjp(taylor_fwd, taylor_bwd)
 
-    def plain_newton_schulz(A, iterations=5):
-        c = jax.lax.stop_gradient(jnp.linalg.norm(A, axis=(-2, -1))[..., None, None])  # held, as ours
-        eye = jnp.eye(A.shape[-1], dtype=A.dtype)
-        Y, Z = A / c, jnp.broadcast_to(eye, A.shape)
-        for _ in range(iterations):
-            T = (3 * eye - Z @ Y) / 2
-            Y, Z = Y @ T, T @ Z
-        return Y * jnp.sqrt(c)
-
     def eigh_loss(eigh):
         return lambda X: jnp.sum(eigh(X)[0]) + jnp.sum(eigh(X)[1] * G)
 
@@ -236,7 +229,7 @@ def run_jax(A_np, G_np, repeats):
         "sqrtm mpa + lyapunov": (lambda X: jnp.sum(sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu") * G),
                                  lambda X: jnp.sum(mpa_lya(X) * G)),
         "sqrtm newton-schulz (frobenius)": (lambda X: jnp.sum(sc.sqrtm(X, **NS) * G),
-                                            lambda X: jnp.sum(plain_newton_schulz(X) * G)),
+                                            lambda X: jnp.sum(jax_timing.plain_newton_schulz(X, fixed_scale=True) * G)),
     }
     rows = []
     for name, (ours_loss, plain_loss) in cases.items():

@@ -231,30 +231,18 @@ def jax_device(kind: str):
 
 
 def jax_cases(eigh_names: list[str]) -> dict[str, Callable]:
-    import jax.numpy as jnp
+    from spectralcore.adapters import jax_timing
 
-    def eigh_autograd(A):
-        w, V = jnp.linalg.eigh(A)
-        return (V * jnp.sqrt(jnp.maximum(w, 0))[..., None, :]) @ jnp.swapaxes(V, -1, -2)
-
-    def plain_newton_schulz(A):
-        c = jnp.linalg.norm(A, axis=(-2, -1))[..., None, None]
-        eye = jnp.eye(A.shape[-1], dtype=A.dtype)
-        Y, Z = A / c, jnp.broadcast_to(eye, A.shape)
-        for _ in range(NS_ITERATIONS):
-            T = (3 * eye - Z @ Y) / 2
-            Y, Z = Y @ T, T @ Z
-        return Y * jnp.sqrt(c)
-
-    cases: dict[str, Callable] = {EIGH_BASELINE: eigh_autograd, NS_BASELINE: plain_newton_schulz}
-    cases |= {f"sqrtm {name}": (lambda A, kw=kw: sc.sqrtm(A, **kw)) for name, kw in SQRTM.items()}
-    cases |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b)) for b in eigh_names}
-    return cases
+    renamed = {"jnp.linalg.eigh autograd (baseline)": EIGH_BASELINE,
+               "plain Newton–Schulz autodiff (baseline)": NS_BASELINE}
+    cases = jax_timing.methods({f"sqrtm {name}": kw for name, kw in SQRTM.items()}, tuple(eigh_names))
+    return {renamed.get(name, name): fn for name, fn in cases.items()}
 
 
 def run_jax(args, configs, eigh_names) -> tuple[list, list[str]]:
     import jax
-    import jax.numpy as jnp
+
+    from spectralcore.adapters import jax_timing
 
     dev = jax_device(args.device)
     cases = {k: v for k, v in jax_cases(eigh_names).items() if not skipped(k, args.skip)}
@@ -264,21 +252,8 @@ def run_jax(args, configs, eigh_names) -> tuple[list, list[str]]:
     for batch, n in configs:
         a, g = covariances(batch, n)
         A, G = jax.device_put(a, dev), jax.device_put(g, dev)  # committed: jit runs on `dev`
-
-        def grad_for(fn):
-            def loss(X, G):
-                out = fn(X)
-                if isinstance(out, tuple):
-                    return jnp.sum(out[0]) + jnp.sum(out[1] * G)
-                return jnp.sum(out * G)
-            return jax.jit(jax.grad(loss))  # G is an argument, not a baked-in constant
-
-        steps = {}
-        for name, fn in cases.items():
-            f = grad_for(fn)
-            steps[name] = lambda f=f: f(A, G).block_until_ready()
-        times = measure(steps, lambda: None, args.repeats, args.warmup)
-        rows.append(((batch, n), times))
+        steps = {name: jax_timing.step(fn, A, G) for name, fn in cases.items()}
+        rows.append(((batch, n), measure(steps, lambda: None, args.repeats, args.warmup)))
     return rows, notes
 
 

@@ -66,7 +66,7 @@ def _report(args: argparse.Namespace) -> int:
     cfg = Config(pathlib.Path(args.out).resolve(), quick=not args.full, device=args.device,
                  backends=tuple(args.backend) if args.backend else None)
     console = Console()
-    if args.device == "cuda" and (why := _no_cuda()):
+    if args.device == "cuda" and "torch" in (args.backend or ["torch"]) and (why := _no_cuda()):
         console.print(f"[red]--device cuda: {why}; run without --device for the CPU report")
         return 2
     with Progress(console=console) as progress:
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="small sizes, < 3 minutes on 2 CPU cores (default)")
     size.add_argument("--full", action="store_true", help="the papers' sizes")
     rep.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    rep.add_argument("--backend", action="append", choices=("torch",), help="framework timed in the speed section")
+    rep.add_argument("--backend", action="append", choices=("torch", "jax"),
+                     help="framework timed in the speed section (repeatable; default: each one installed)")
     rep.add_argument("--out", default="spectralcore-report", help="output folder (default: ./spectralcore-report)")
     args = parser.parse_args(argv)
     if args.command == "methods":

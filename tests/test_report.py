@@ -21,7 +21,7 @@ def test_quick_report(tmp_path, capsys):
         assert (tmp_path / png).stat().st_size > 10_000
         assert f"]({png})" in text
     assert len(SECTIONS) == 5
-    assert "of 11 stated claims hold" in text and "11 of 11" in text
+    assert "of 10 stated claims hold" in text and "10 of 10" in text
     out = capsys.readouterr().out
     assert "report written to" in out
 

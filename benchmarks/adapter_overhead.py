@@ -1,9 +1,10 @@
 """Adapter overhead: spectralcore through the torch / JAX adapters against the same algorithm
 written directly in plain torch / JAX, forward + backward, measured in the same run.
 
-    python benchmarks/adapter_overhead.py [--batch 64] [--n 64] [--repeats 30]
+    python benchmarks/adapter_overhead.py [--batch 64] [--n 64] [--repeats 30] [--device cuda]
 
-Prints medians and the ratio spectralcore / plain (target ≤ 1.10 on CPU, float32).
+Prints medians and the ratio spectralcore / plain (targets, float32: ≤ 1.10 on CPU; JAX under
+jit within 1.2× on GPU). MPA runs with solve="lu", the plain version's solve.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def torch_baselines():
             for _ in range(DEGREE):
                 total = 1 + x * total
             n = w.shape[-1]
-            sign = torch.triu(torch.ones(n, n, dtype=w.dtype), 1)
+            sign = torch.triu(torch.ones(n, n, dtype=w.dtype, device=w.device), 1)
             sign = sign - sign.mT
             K = sign * total / big
             inner = K * (V.mT @ gV) + torch.diag_embed(gw)
@@ -75,7 +76,7 @@ def torch_baselines():
         @staticmethod
         def forward(ctx, A):
             c = spectral_scale_torch(A)
-            eye = torch.eye(A.shape[-1], dtype=A.dtype)
+            eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
             Z = eye - A / c[..., None, None]
             P, Q, power = PADE_P[0] * eye, PADE_Q[0] * eye, eye
             for k in range(1, 6):
@@ -91,7 +92,7 @@ def torch_baselines():
             (S,) = ctx.saved_tensors
             c = spectral_scale_torch(S)[..., None, None]
             B, C = S / c, (gS + gS.mT) / 2 / c
-            three = 3 * torch.eye(S.shape[-1], dtype=S.dtype)
+            three = 3 * torch.eye(S.shape[-1], dtype=S.dtype, device=S.device)
             for _ in range(LYA_ITERS):
                 B2 = B @ B
                 B, C = B @ (three - B2) / 2, (-(B2 @ C) + B @ C @ B + C @ (three - B2)) / 2
@@ -111,14 +112,15 @@ def torch_baselines():
     return TaylorEigh, MpaLyapunov
 
 
-def run_torch(A_np, G_np, repeats):
+def run_torch(A_np, G_np, repeats, device):
     import torch
 
     torch.set_num_threads(torch.get_num_threads())
     TaylorEigh, MpaLyapunov = torch_baselines()
-    A = torch.from_numpy(A_np)
-    G = torch.from_numpy(G_np)
-    gw = torch.ones(A.shape[:-1], dtype=A.dtype)
+    A = torch.asarray(A_np, device=device)
+    G = torch.asarray(G_np, device=device)
+    gw = torch.ones(A.shape[:-1], dtype=A.dtype, device=device)
+    sync = torch.cuda.synchronize if A.is_cuda else (lambda: None)
 
     def step(fn):
         X = A.clone().requires_grad_()
@@ -143,21 +145,22 @@ def run_torch(A_np, G_np, repeats):
     for name, (ours, ours_nocheck, plain) in cases.items():
         reference = sym(step(plain))  # the gradient on symmetric matrices: autograd's plain NS is not symmetric
         agree = float((sym(step(ours)) - reference).abs().max() / reference.abs().max())
-        t_plain = median_time(lambda: step(plain), repeats)
-        t_ours = median_time(lambda: step(ours), repeats)
-        t_nocheck = median_time(lambda: step(ours_nocheck), repeats)
+        t_plain = median_time(lambda: step(plain), repeats, sync)
+        t_ours = median_time(lambda: step(ours), repeats, sync)
+        t_nocheck = median_time(lambda: step(ours_nocheck), repeats, sync)
         rows.append((f"torch {name}", t_ours, t_nocheck, t_plain, agree))
     return rows
 
 
 # ---------------------------------------------------------------- plain JAX baselines
-def run_jax(A_np, G_np, repeats):
+def run_jax(A_np, G_np, repeats, device):
     import jax
     import jax.numpy as jnp
 
     from spectralcore.adapters import jax_timing
 
-    A, G = jnp.asarray(A_np), jnp.asarray(G_np)
+    platform = jax.devices("gpu" if device == "cuda" else "cpu")[0]
+    A, G = jax.device_put(A_np, platform), jax.device_put(G_np, platform)
 
     def spectral_scale(A):
         c = jnp.linalg.norm(A, axis=(-2, -1))
@@ -247,18 +250,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.batch, args.n, 4 * args.n)).astype(np.float32)
     A = X @ X.transpose(0, 2, 1) / (4 * args.n)
     A = (A + A.transpose(0, 2, 1)) / 2
     G = rng.standard_normal(A.shape).astype(np.float32)
-    rows = run_torch(A, G, args.repeats)
+    rows = run_torch(A, G, args.repeats, args.device)
     try:
-        rows += run_jax(A, G, args.repeats)
-    except ImportError:
-        print("jax not installed: JAX rows skipped")
-    print(f"batch {args.batch} of {args.n}x{args.n} float32, CPU, forward + backward, median of {args.repeats}")
+        rows += run_jax(A, G, args.repeats, args.device)
+    except (ImportError, RuntimeError) as error:  # no jax, or no JAX GPU backend
+        print(f"JAX rows skipped: {error}")
+    print(f"batch {args.batch} of {args.n}x{args.n} float32, {args.device}, forward + backward, "
+          f"median of {args.repeats}")
     print(f"{'case':40} {'ours ms':>9} {'check=False':>12} {'plain ms':>9} {'ratio':>6} {'ratio (no check)':>17} {'max|dgA|/max|gA|':>17}")
     for name, ours, nocheck, plain, agree in rows:
         print(f"{name:40} {ours * 1e3:9.2f} {nocheck * 1e3:12.2f} {plain * 1e3:9.2f} {ours / plain:6.3f} "

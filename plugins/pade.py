@@ -15,19 +15,18 @@ as the paper's EPS). N = 0 gives the Taylor polynomial of degree M. Defaults M =
 from __future__ import annotations
 
 import dataclasses
-from fractions import Fraction
 from typing import Any
 
 from spectralcore import hookimpl
 from spectralcore.ratio import RatioBackward
-from spectralcore.series import binomial_series, pade
+from spectralcore.series import pade_floats
 
 
-def horner(coefficients: tuple[Fraction, ...], x: Any) -> Any:
+def horner(coefficients: tuple[float, ...], x: Any) -> Any:
     """Σ_k c_k x^k evaluated by Horner's rule."""
-    total = float(coefficients[-1]) + 0 * x
+    total = coefficients[-1] + 0 * x
     for c in reversed(coefficients[:-1]):
-        total = float(c) + x * total
+        total = c + x * total
     return total
 
 
@@ -47,9 +46,9 @@ class Pade(RatioBackward):
         self._require(self.eps is None or self.eps >= 0, "eps", "None or >= 0")
 
     @property
-    def coefficients(self) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
-        """(p, q) of the [m/n] approximant, lowest degree first, q[0] = 1."""
-        return pade(binomial_series(Fraction(-1), self.m + self.n), self.m, self.n)
+    def coefficients(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(p, q) of the [m/n] approximant of 1/(1 − x), lowest degree first, q[0] = 1."""
+        return pade_floats((-1, 1), self.m, self.n)
 
     def floor(self, xp: Any, w: Any) -> float:
         return float(xp.finfo(w.dtype).smallest_normal) if self.eps is None else self.eps

@@ -16,7 +16,6 @@ CUDA graph and fused by compilers, and on CPU it is faster for n ≤ 128.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,15 +30,10 @@ LAWSON_STEPS = 200
 EXACT = 1e-14
 
 
-@lru_cache(maxsize=None)
+@trace_constant
 def seed(denominator: tuple[float, ...], degree: int) -> tuple[tuple[float, ...], float]:
     """(s, e₀): the coefficients of s (degree ``degree``) minimising max |1 − D s| on [0, 1],
     by Lawson's iteratively reweighted least squares, and that maximum measured on a fine grid."""
-    return _minimax_seed(denominator, degree)
-
-
-@trace_constant
-def _minimax_seed(denominator: tuple[float, ...], degree: int) -> tuple[tuple[float, ...], float]:
     z = (1 - np.cos(np.linspace(0, np.pi, GRID))) / 2
     d = polynomial.polyval(z, denominator)
     if d.min() <= 0:

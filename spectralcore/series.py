@@ -74,15 +74,12 @@ def pade(series: tuple[Fraction, ...], m: int, n: int) -> tuple[tuple[Fraction, 
     return tuple(p), tuple(q)
 
 
-@lru_cache(maxsize=None)
 @trace_constant
 def binomial_floats(alpha: tuple[int, int], degree: int) -> tuple[float, ...]:
-    """:func:`binomial_series` of α = alpha[0]/alpha[1] as floats (what the matrix methods use;
-    cached, and a trace-time constant for compilers)."""
+    """:func:`binomial_series` of α = alpha[0]/alpha[1] as floats (what the methods evaluate)."""
     return tuple(float(c) for c in binomial_series(Fraction(*alpha), degree))
 
 
-@lru_cache(maxsize=None)
 @trace_constant
 def pade_floats(alpha: tuple[int, int], m: int, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(p, q) of the [m/n] :func:`pade` approximant of (1 − z)^α, α = alpha[0]/alpha[1], as floats."""

@@ -58,7 +58,12 @@ class MPA(SqrtmForward):
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
         if self.chosen_solve(A) == "lu":
             return xp.linalg.solve(den, num), scale_matrix(xp.sqrt(c))
-        return polynomial_solve(xp, powers, den_coeffs, den, num), scale_matrix(xp.sqrt(c))
+        try:
+            ratio = polynomial_solve(xp, powers, den_coeffs, den, num)
+        except ValueError as error:  # [m/n] so high that its float64 coefficients lose Q > 0
+            raise ValueError(f"sqrtm-forward method 'mpa' [{self.m}/{self.n}] with solve='newton': {error}; "
+                             f"use solve='lu' or a lower order") from error
+        return ratio, scale_matrix(xp.sqrt(c))
 
     def chosen_solve(self, A: Any) -> str:
         """"newton" or "lu": the ``solve`` option, with "auto" resolved for A's device."""

@@ -37,8 +37,8 @@ def seed(denominator: tuple[float, ...], degree: int) -> tuple[tuple[float, ...]
     z = (1 - np.cos(np.linspace(0, np.pi, GRID))) / 2
     d = polynomial.polyval(z, denominator)
     if d.min() <= 0:
-        raise ValueError(f"the polynomial {denominator} must be positive on [0, 1] to be inverted "
-                         f"by matrix products; it reaches {d.min():.3g}")
+        raise ValueError(f"a polynomial of degree {len(denominator) - 1} must be positive on [0, 1] to be "
+                         f"inverted by matrix products; in float64 it reaches {d.min():.3g}")
     basis = d[:, None] * z[:, None] ** np.arange(degree + 1)
     weights = np.full(GRID, 1 / GRID)
     best, best_error = None, math.inf

@@ -100,6 +100,14 @@ def test_mpa_newton_equals_lu_float32(rng):
     assert rel_err(got, want) < 2 * rel_err(lu, want)
 
 
+def test_mpa_too_high_for_newton_says_what_to_do(rng):
+    a = covariance(rng, 6, 24)
+    with pytest.raises(ValueError, match=r"'mpa' \[30/30\] with solve='newton'.*degree 30 must be positive.*"
+                                         r"use solve='lu'"):
+        sc.sqrtm(a, forward="mpa", m=30, n=30, solve="newton")
+    assert np.all(np.isfinite(sc.sqrtm(a, forward="mpa", m=30, n=30, solve="lu")))
+
+
 def test_mpa_solve_option_is_validated():
     with pytest.raises(ValueError, match=r"mpa.*solve.*one of \('auto', 'newton', 'lu'\).*'qr'"):
         sc.sqrtm(np.eye(3), forward="mpa", solve="qr")

@@ -12,6 +12,11 @@ import jax.numpy as jnp
 import spectralcore as sc
 
 
+def on_device(a: Any, device: str) -> jax.Array:
+    """``a`` committed to JAX's first ``device`` ("cpu" or "cuda"; RuntimeError if JAX has none)."""
+    return jax.device_put(a, jax.devices("gpu" if device == "cuda" else "cpu")[0])
+
+
 def eigh_autograd(A: jax.Array) -> jax.Array:
     """Baseline: A^{1/2} = V Λ^{1/2} Vᵀ differentiated by jnp.linalg.eigh's own autodiff."""
     w, V = jnp.linalg.eigh(A)

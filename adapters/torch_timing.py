@@ -17,6 +17,16 @@ HOST_SYNC = "aten._local_scalar_dense"  # .item(), bool(), float() of a tensor
 NO_KERNEL = ("aten.empty", "aten.empty_like", "aten.empty_strided", "aten.lift_fresh")
 
 
+def no_cuda() -> str:
+    """Why torch cannot run on CUDA here ("" when it can)."""
+    return "" if torch.cuda.is_available() else f"torch {torch.__version__} sees no CUDA device"
+
+
+def on_device(a: Any, device: str) -> tuple[torch.Tensor, Callable[[], None]]:
+    """(``a`` as a tensor on ``device``, the synchronisation to time with on that device)."""
+    return torch.asarray(a, device=device), (torch.cuda.synchronize if device == "cuda" else (lambda: None))
+
+
 def eigh_autograd(A: torch.Tensor) -> torch.Tensor:
     """Baseline: A^{1/2} = V Λ^{1/2} Vᵀ differentiated by torch.linalg.eigh's own autograd."""
     w, V = torch.linalg.eigh(A)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import pathlib
 
 from . import methods
@@ -50,10 +51,10 @@ def _conformance(args: argparse.Namespace) -> int:
 def _no_cuda() -> str:
     """Why torch cannot time on CUDA here ("" when it can)."""
     try:
-        import torch
+        timing = importlib.import_module("spectralcore.adapters.torch_timing")
     except ImportError:
         return "torch is not installed (the speed section times torch)"
-    return "" if torch.cuda.is_available() else f"torch {torch.__version__} sees no CUDA device"
+    return timing.no_cuda()
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -2,10 +2,17 @@
 are the core op's, so ``jax.grad``, ``jit`` and ``vmap`` (nested too) work. Method options are
 static (the configuration is a hashable non-differentiable argument). Value checks are
 skipped while tracing. jax is imported only when a jax array arrives.
+
+Matrix products run at full float32 precision unless the user chose one (``numerics``): JAX's
+default on NVIDIA GPUs rounds float32 products to TF32 (10-bit mantissa), and the Newton–Schulz
+square root through ``sc.vjp`` then measured 1.0e-4 to 2.3e-4 relative error on an H200 (6 × 6
+covariances, where torch and CuPy on the same GPU stay within 1e-4). A precision set with
+``jax.default_matmul_precision`` (context or config) is honoured as it is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from typing import Any
@@ -25,6 +32,16 @@ def _register_pytree() -> None:
         EighResult, lambda r: ((r[0], r[1], r.accepted), None), lambda _, children: EighResult(*children))
 
 
+def _numerics() -> Any:
+    """Trace-time context of every forward and backward: HIGHEST matmul precision unless the
+    user set one (see the module doc)."""
+    import jax
+
+    if jax.config.jax_default_matmul_precision is not None:
+        return contextlib.nullcontext()
+    return jax.default_matmul_precision("highest")
+
+
 @functools.cache
 def _custom_vjp() -> Any:
     import jax
@@ -38,11 +55,13 @@ def _custom_vjp() -> Any:
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
     def spectral(op: Op, config: Any, A: Any) -> Any:
-        return run_forward(op, array_namespace(A), A, config)[0]
+        with _numerics():
+            return run_forward(op, array_namespace(A), A, config)[0]
 
     def forward(op: Op, config: Any, A: Any) -> Any:
         A = A.value
-        out, residuals = run_forward(op, array_namespace(A), A, config)
+        with _numerics():
+            out, residuals = run_forward(op, array_namespace(A), A, config)
         return out, (A, residuals)
 
     def backward(op: Op, config: Any, saved: Any, cot: Any) -> Any:
@@ -51,7 +70,8 @@ def _custom_vjp() -> Any:
             shapes, cot = (tuple(cot[0].shape), tuple(cot[1].shape)), (dense(cot[0]), dense(cot[1]))
         else:
             shapes, cot = tuple(A.shape), dense(cot)
-        gA = run_backward(op, array_namespace(A), A, config, residuals, shapes, cot)
+        with _numerics():
+            gA = run_backward(op, array_namespace(A), A, config, residuals, shapes, cot)
         return (gA,)
 
     spectral.defvjp(forward, backward, symbolic_zeros=True)
@@ -66,6 +86,9 @@ class JaxAdapter:
         import jax
 
         return None if isinstance(A, jax.core.Tracer) else A
+
+    def numerics(self) -> Any:
+        return _numerics()
 
 
 ADAPTER = JaxAdapter()

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 import spectralcore as sc
+from spectralcore.adapters.jax import ADAPTER
 
 
 def on_device(a: Any, device: str) -> jax.Array:
@@ -55,8 +56,19 @@ def loss(out: Any, G: jax.Array) -> jax.Array:
     return jnp.sum(out * G)
 
 
+def at_our_precision(fn: Callable) -> Callable:
+    """``fn`` traced at the matmul precision spectralcore computes in (HIGHEST unless the user
+    set one): a baseline's ratio then compares algorithms, not TF32 against float32 on a GPU."""
+
+    def traced(*args: Any) -> Any:
+        with ADAPTER.numerics():
+            return fn(*args)
+
+    return traced
+
+
 def step(fn: Callable, A: jax.Array, G: jax.Array) -> Callable[[], jax.Array]:
-    """One jitted forward + backward of ``fn`` (G an argument, not a baked-in constant); the
-    first call compiles. Returns gA, computed (block_until_ready)."""
-    grad = jax.jit(jax.grad(lambda X, G: loss(fn(X), G)))
+    """One jitted forward + backward of ``fn`` (G an argument, not a baked-in constant), at
+    spectralcore's precision; the first call compiles. Returns gA, computed (block_until_ready)."""
+    grad = jax.jit(at_our_precision(jax.grad(lambda X, G: loss(fn(X), G))))
     return lambda: grad(A, G).block_until_ready()

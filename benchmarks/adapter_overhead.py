@@ -4,7 +4,10 @@ written directly in plain torch / JAX, forward + backward, measured in the same 
     python benchmarks/adapter_overhead.py [--batch 64] [--n 64] [--repeats 30] [--device cuda]
 
 Prints medians and the ratio spectralcore / plain (targets, float32: ≤ 1.10 on CPU; JAX under
-jit within 1.2× on GPU). MPA runs with solve="lu", the plain version's solve.
+jit within 1.2× on GPU). MPA runs with solve="lu", the plain version's solve; torch's eigh runs
+with solver="native" (torch.linalg.eigh, the plain version's solver: on CUDA the default would
+pick CuPy's, a different algorithm whose eigenvector signs differ, so the loss ⟨G, V⟩ differs);
+the JAX baselines are traced at spectralcore's matmul precision (jax_timing.at_our_precision).
 """
 
 from __future__ import annotations
@@ -132,8 +135,8 @@ def run_torch(A_np, G_np, repeats, device):
     from spectralcore.adapters.torch_timing import plain_newton_schulz
 
     cases = {
-        "eigh + taylor backward": (lambda X: sc.eigh(X, backward="taylor"),
-                                   lambda X: sc.eigh(X, backward="taylor", check=False),
+        "eigh + taylor backward": (lambda X: sc.eigh(X, backward="taylor", solver="native"),
+                                   lambda X: sc.eigh(X, backward="taylor", solver="native", check=False),
                                    lambda X: TaylorEigh.apply(X)),
         "sqrtm mpa + lyapunov": (lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu"),
                                  lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu", check=False),
@@ -236,7 +239,7 @@ def run_jax(A_np, G_np, repeats, device):
     }
     rows = []
     for name, (ours_loss, plain_loss) in cases.items():
-        ours, plain = jax.jit(jax.grad(ours_loss)), jax.jit(jax.grad(plain_loss))
+        ours, plain = jax.jit(jax.grad(ours_loss)), jax.jit(jax_timing.at_our_precision(jax.grad(plain_loss)))
         reference = sym(plain(A))
         agree = float(jnp.max(jnp.abs(sym(ours(A)) - reference)) / jnp.max(jnp.abs(reference)))
         t_plain = median_time(lambda: plain(A).block_until_ready(), repeats)

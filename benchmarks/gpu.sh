@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU number of the "GPU speed" issue in one run, on a machine with a CUDA device and torch,
-# jax[cuda] and cupy installed beside spectralcore (pip install ".[test,report]" cupy-cuda13x, or
-# cupy-cuda12x on CUDA 12).
+# jax[cuda13] and CuPy installed beside spectralcore (pip install ".[test,report,cuda13]"
+# "jax[cuda13]", or cuda12 for both on CUDA 12).
 #
 # Every step runs even when an earlier one fails; each writes one file under ${OUT:-gpu-results}/
 # (at most eight files in all) and summary.txt says how each step ended and how long it took.
@@ -44,24 +44,24 @@ step() {  # step NAME CAP_SECONDS OUTFILE COMMAND...: run COMMAND with its outpu
 "$py" -c "import torch; assert torch.cuda.is_available(), 'torch sees no CUDA device'" || exit 1
 
 # correctness first, the two in parallel (neither is timed)
-step "tests (GPU, linalg, cross-backend)" 240 "$out/tests.txt" \
+step "tests (GPU, linalg, cross-backend)" 600 "$out/tests.txt" \
     "$py" -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_linalg.py tests/test_cross_backend.py -rs &
 tests=$!
-step "conformance --device cuda" 240 "$out/conformance.txt" \
+step "conformance --device cuda" 600 "$out/conformance.txt" \
     "$py" -m spectralcore conformance --device cuda --json "$out/conformance.json" &
 conformance=$!
 wait $tests || failed=1
 wait $conformance || failed=1
 
 # timings, one at a time
-step "adapter overhead" 90 "$out/adapter_overhead.txt" \
+step "adapter overhead" 300 "$out/adapter_overhead.txt" \
     "$py" benchmarks/adapter_overhead.py --device cuda || failed=1
-step "scaling, torch" 180 "$out/scaling_torch.txt" \
+step "scaling, torch" 900 "$out/scaling_torch.txt" \
     "$py" benchmarks/scaling.py --device cuda --framework torch --torch-compile --cuda-graph \
     --skip power-iteration --repeats 7 || failed=1
-step "scaling, JAX" 150 "$out/scaling_jax.txt" \
+step "scaling, JAX" 1200 "$out/scaling_jax.txt" \
     "$py" benchmarks/scaling.py --device cuda --framework jax --skip power-iteration --repeats 7 || failed=1
-step "report --device cuda --full" 400 "$work/report.txt" \
+step "report --device cuda --full" 1800 "$work/report.txt" \
     "$py" -m spectralcore report --device cuda --full --out "$work/report" || failed=1
 if [[ -d "$work/report" ]]; then
     cp "$work/report.txt" "$work/report/"

@@ -32,7 +32,7 @@ import argparse
 import os
 import statistics
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy / scipy / jax load OpenBLAS (see above)
 
@@ -133,7 +133,8 @@ def torch_cases(eigh_names: list[str]) -> dict[str, Callable]:
     return {renamed.get(name, name): fn for name, fn in cases.items()}
 
 
-def run_torch(args, configs, eigh_names) -> tuple[list, list[str]]:
+def run_torch(args, configs, eigh_names) -> Iterator[tuple[tuple[int, int], dict, list[str]]]:
+    """Per configuration, as soon as it is measured: ((batch, n), times, notes)."""
     import torch
 
     from spectralcore.adapters import torch_timing
@@ -142,9 +143,8 @@ def run_torch(args, configs, eigh_names) -> tuple[list, list[str]]:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     cases = {k: v for k, v in torch_cases(eigh_names).items() if not skipped(k, args.skip)}
     graphed = [f"sqrtm {name}" for name in CAPTURE_SAFE if f"sqrtm {name}" in cases] if args.cuda_graph else []
-    notes: list[str] = []
-    rows = []
     for batch, n in configs:
+        notes: list[str] = []
         a, g = covariances(batch, n)
         A, G = torch.asarray(a, device=device), torch.asarray(g, device=device)
         if (batch, n) == configs[0]:
@@ -170,11 +170,10 @@ def run_torch(args, configs, eigh_names) -> tuple[list, list[str]]:
         times = measure(steps, sync, args.repeats, args.warmup, min_warmup) | failed
         for check in checks:
             notes.append(check(times))
-        rows.append(((batch, n), times))
         del A, G, steps
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    return rows, notes
+        yield (batch, n), times, notes
 
 
 def agreement_check(name: str, fast: Callable, eager: Callable, A: Any) -> Callable[[dict], str]:
@@ -239,7 +238,8 @@ def jax_cases(eigh_names: list[str]) -> dict[str, Callable]:
     return {renamed.get(name, name): fn for name, fn in cases.items()}
 
 
-def run_jax(args, configs, eigh_names) -> tuple[list, list[str]]:
+def run_jax(args, configs, eigh_names) -> Iterator[tuple[tuple[int, int], dict, list[str]]]:
+    """Per configuration, as soon as it is measured: ((batch, n), times, notes)."""
     import jax
 
     from spectralcore.adapters import jax_timing
@@ -248,13 +248,12 @@ def run_jax(args, configs, eigh_names) -> tuple[list, list[str]]:
     cases = {k: v for k, v in jax_cases(eigh_names).items() if not skipped(k, args.skip)}
     notes = [f"JAX device {dev}; jax.jit(jax.grad(loss)) per method and configuration (value checks are "
              "skipped while tracing); 'first call s' is the compilation"]
-    rows = []
     for batch, n in configs:
         a, g = covariances(batch, n)
         A, G = jax.device_put(a, dev), jax.device_put(g, dev)  # committed: jit runs on `dev`
         steps = {name: jax_timing.step(fn, A, G) for name, fn in cases.items()}
-        rows.append(((batch, n), measure(steps, lambda: None, args.repeats, args.warmup)))
-    return rows, notes
+        yield (batch, n), measure(steps, lambda: None, args.repeats, args.warmup), notes
+        notes = []
 
 
 # ------------------------------------------------------------------------------ output
@@ -337,8 +336,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.device == "cuda":
                 info = (f"torch {torch.__version__}, {torch.cuda.get_device_name()}, "
                         f"TF32 matmul {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}")
-            rows, notes = run_torch(args, configs, eigh_names)
-            print_table(f"torch autograd ({info})", rows, notes)
+            for (batch, n), times, notes in run_torch(args, configs, eigh_names):
+                print_table(f"torch autograd ({info}), batch {batch}, n {n}", [((batch, n), times)], notes)
             if args.device == "cuda":
                 torch.cuda.empty_cache()  # hand the cached blocks back before JAX allocates
 
@@ -346,9 +345,10 @@ def main(argv: list[str] | None = None) -> None:
         try:
             import jax
 
-            rows, notes = run_jax(args, configs, eigh_names)
-            precision = jax.config.jax_default_matmul_precision or "default"
-            print_table(f"JAX jit(grad) (jax {jax.__version__}, matmul precision {precision})", rows, notes)
+            precision = jax.config.jax_default_matmul_precision or "highest (spectralcore's default)"
+            for (batch, n), times, notes in run_jax(args, configs, eigh_names):
+                print_table(f"JAX jit(grad) (jax {jax.__version__}, matmul precision {precision}), batch {batch}, "
+                            f"n {n}", [((batch, n), times)], notes)
         except (ImportError, RuntimeError) as error:
             console.print(f"[red]JAX table skipped: {escape(str(error))}[/red]")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any, Callable
 
@@ -50,7 +51,8 @@ def apply(op: Op, A: Any, config: Any) -> Any:
 
     An adapter has ``apply(op, xp, A, config)`` and ``inspectable(A)``: A's values as an
     array that may be read (detached from autodiff), or None while A is being traced (jit,
-    torch.compile), when the value checks are skipped.
+    torch.compile), when the value checks are skipped. It may have ``numerics()``: the context
+    its computations run in (JAX: the matmul precision), which ``vjp`` enters too.
     """
     xp = array_namespace(A)
     adapter = _adapter(A)
@@ -103,6 +105,15 @@ def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any,
                             f"sc.matrix_function), got {fn!r}")
     config = fn.configure(A, *args, **kwargs)
     xp = array_namespace(A)
-    _check(xp, A, _adapter(A), config)
-    out, residuals = run_forward(op, xp, A, config)
-    return out, functools.partial(run_backward, op, xp, A, config, residuals, op.cotangent_shapes(A, out))
+    adapter = _adapter(A)
+    _check(xp, A, adapter, config)
+    numerics = getattr(adapter, "numerics", contextlib.nullcontext)
+    with numerics():
+        out, residuals = run_forward(op, xp, A, config)
+    shapes = op.cotangent_shapes(A, out)
+
+    def pullback(cotangent: Any) -> Any:
+        with numerics():
+            return run_backward(op, xp, A, config, residuals, shapes, cotangent)
+
+    return out, pullback

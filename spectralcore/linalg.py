@@ -54,7 +54,8 @@ def _cupy_installed() -> bool:
 
 def _cupy_eigh(xp: Any, A: Any) -> EighResult:
     if not _cupy_installed():
-        raise ValueError("solver='cupy' needs CuPy (pip install spectralcore[cupy])")
+        raise ValueError("solver='cupy' needs CuPy: pip install 'spectralcore[cuda13]' "
+                         "(or [cuda12], matching the CUDA version nvidia-smi reports)")
     own = getattr(REGISTRY.adapter(A), "cupy_eigh", None)  # e.g. torch's custom op, opaque to torch.compile
     if own is not None:
         return EighResult(*own(A))

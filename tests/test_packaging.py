@@ -25,3 +25,12 @@ def test_core_imports_no_framework():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_cupy_extra_per_cuda_major_version():
+    """CuPy ships one wheel per CUDA major version: each has its extra (the H200 image is CUDA 13)."""
+    import importlib.metadata
+
+    requires = importlib.metadata.metadata("spectralcore").get_all("Requires-Dist") or []
+    for cuda in ("12", "13"):
+        assert any(r.startswith(f"cupy-cuda{cuda}x") and f'extra == "cuda{cuda}"' in r for r in requires), requires

@@ -74,7 +74,7 @@ def resolve_methods(call: str, slots: list[MethodSlot], options: dict[str, Any])
             continue
         declared = cls_or_instance.option_defaults()
         mine = {k: v for k, v in options.items() if k in declared}
-        used |= mine.keys()
+        used.update(mine)  # not `|= mine.keys()`: torch 2.11's Dynamo cannot trace set |= dict_keys
         methods[role] = cls_or_instance(**mine)
     unknown = sorted(set(options) - used)
     if unknown:

@@ -30,8 +30,18 @@ def with_spectrum(spectrum: list[float], seed: int = SEED) -> np.ndarray:
 
 
 def rank_deficient(n: int = 6, rank: int = 2, seed: int = SEED) -> np.ndarray:
+    """A sample covariance of ``rank`` samples in n channels (more channels than samples)."""
     x = np.random.default_rng(seed).standard_normal((n, rank))
     a = x @ x.T / rank
+    return (a + a.T) / 2
+
+
+def dead_channels(n: int = 6, dead: int = 2, seed: int = SEED) -> np.ndarray:
+    """A full-rank covariance of n − ``dead`` channels, with ``dead`` channels that never fire
+    (rows and columns exactly zero, as after a ReLU)."""
+    x = np.random.default_rng(seed).standard_normal((n, 4 * n))
+    x[:dead] = 0
+    a = x @ x.T / (4 * n)
     return (a + a.T) / 2
 
 
@@ -39,15 +49,18 @@ SEPARATED = Case("separated", with_spectrum([1.0, 1.6, 2.3, 3.1, 4.0]))
 NEAR_GAPS = (1e-3, 1e-6, 1e-9, 1e-12)
 
 
-def degenerate(kind: str) -> list[Case]:
-    """Repeated, near-repeated (relative gaps 1e-3 … 1e-12) and, for eigh kinds, zero
-    eigenvalues and a rank-deficient covariance (a square root has an infinite derivative
-    at a zero eigenvalue, so sqrtm kinds get positive spectra only)."""
+def degenerate(op: str) -> list[Case]:
+    """Repeated, near-repeated (relative gaps 1e-3 … 1e-12) and, where the op is defined on
+    singular input (eigh, sqrtm: not invsqrtm), zero eigenvalues, a covariance of fewer samples
+    than channels, one of a single sample and one with dead (all-zero) channels."""
     cases = [Case("repeated", with_spectrum([1.0, 1.0, 1.0, 2.0, 3.0])),
              Case("all-equal", with_spectrum([2.0] * 5))]
     cases += [Case(f"near-{gap:.0e}", with_spectrum([1.0, 1.0 + gap, 2.0, 3.0, 3.0 + gap])) for gap in NEAR_GAPS]
-    if kind.startswith("eigh"):
-        cases += [Case("zeros", with_spectrum([0.0, 0.0, 0.0, 1.0, 2.0])), Case("rank-deficient", rank_deficient())]
+    if op != "invsqrtm":
+        cases += [Case("zeros", with_spectrum([0.0, 0.0, 0.0, 1.0, 2.0])),
+                  Case("rank-deficient", rank_deficient()),
+                  Case("one sample", rank_deficient(rank=1)),
+                  Case("dead channels", dead_channels())]
     return cases
 
 

@@ -1,8 +1,11 @@
 """The checks. Each takes (subject, backend, dtype) and yields one :class:`Result` per input.
 
-A check applies only to the methods whose claims it tests (``applies``): an exact method is
-never checked for boundedness, an approximation never for agreement unless it declares an
-``accuracy``.
+Every method is checked for correctness on a well-separated input, whatever it declares: the
+gradient's direction and scale always (no opt-out), and agreement within the accuracy it
+claims (``Method.claimed_accuracy``: its ``accuracy``, 1e-8 if exact, else 0.1) unless it opts
+out with a reason. The claims decide the rest (``applies``): boundedness only for methods
+claiming ``bounded``, jax.jit only for ``traceable``. The claim checks run in every op that
+uses the method (``Subject.ops``); the structural ones in its own op (``Subject.primary_ops``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from .subject import Subject
 BOUND = 1e12  # "bounded": ‖gA‖_F ≤ BOUND · ‖cotangent‖_F on every degenerate input
 ROUNDING = {"float32": 1e-5, "float64": 1e-12}  # for properties exact up to rounding
 CROSS = {"float32": 1e-4, "float64": 1e-10}  # same numbers on every backend
+DIRECTION = 0.5  # 1 − cos(gA, exact gA) on the well-separated input: cos ≥ 0.5, for every method
+SCALE = 1.8  # max(r, 1/r), r = ‖gA‖ / ‖exact gA‖: within a factor 1.8, for every method
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,34 +59,52 @@ def _result(name: str, s: Subject, b: Backend, dtype: str, case: str, measured: 
 
 
 def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
-    """Outputs (forward kinds) or gA (backward kinds) against the exact float64 result."""
-    allowed = s.tolerance(dtype)
+    """gA (and a forward's outputs) against the exact float64 result, in every op using the method."""
     cot = Cotangent.for_shape(SEPARATED.matrix.shape)
     for op in s.ops:
+        allowed = s.tolerance(dtype, op)
+        if allowed is None:
+            continue
         got, ref = s.run(op, b, SEPARATED.matrix, dtype, cot), s.reference(op, SEPARATED.matrix, cot)
-        if s.is_backward:
-            yield _result("agreement", s, b, dtype, f"{op.name} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
-        else:
+        yield _result("agreement", s, b, dtype, f"{op.label} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
+        if not s.is_backward and op.primary:
             for key in ref.outputs:
                 yield _result("agreement", s, b, dtype, f"{key}, {SEPARATED.name}",
                               rel(got.outputs[key], ref.outputs[key]), allowed)
 
 
+def direction_and_scale(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """gA points the exact gradient's way (cos ≥ 0.5) with its size (within a factor 1.8), in
+    every op: a zero, sign-flipped or doubled gradient fails whatever the method declares."""
+    cot = Cotangent.for_shape(SEPARATED.matrix.shape)
+    for op in s.ops:
+        g = s.run(op, b, SEPARATED.matrix, dtype, cot).gA.ravel()
+        r = s.reference(op, SEPARATED.matrix, cot).gA.ravel()
+        finite = bool(np.all(np.isfinite(g)))
+        g_norm, r_norm = (float(np.linalg.norm(g)), float(np.linalg.norm(r)))
+        cosine = float(g @ r) / (g_norm * r_norm) if finite and g_norm > 0 else 0.0
+        ratio = g_norm / r_norm if finite else float("inf")
+        yield _result("gradient direction", s, b, dtype, f"{op.label}, {SEPARATED.name}", 1 - cosine, DIRECTION)
+        yield _result("gradient scale", s, b, dtype, f"{op.label}, {SEPARATED.name}",
+                      max(ratio, 1 / ratio) if ratio > 0 else float("inf"), SCALE)
+
+
 def bounded(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
-    """Finite gA with ‖gA‖ ≤ BOUND ‖cotangent‖ on repeated, near-repeated and zero eigenvalues."""
-    for case in degenerate(s.kind):
-        cot = Cotangent.for_shape(case.matrix.shape)
-        for op in s.ops:
+    """Finite gA with ‖gA‖ ≤ BOUND ‖cotangent‖ on repeated, near-repeated, zero-eigenvalue and
+    rank-deficient inputs, in every op using the method (singular ones where the op is defined)."""
+    for op in s.ops:
+        for case in degenerate(op.name):
+            cot = Cotangent.for_shape(case.matrix.shape)
             run = s.run(op, b, case.matrix, dtype, cot)
             g_norm = np.linalg.norm(cot.G)
             ratio = np.linalg.norm(run.gA) / g_norm if np.all(np.isfinite(run.gA)) else float("inf")
-            yield _result("bounded", s, b, dtype, f"{op.name}, {case.name}", ratio, BOUND)
+            yield _result("bounded", s, b, dtype, f"{op.label}, {case.name}", ratio, BOUND)
 
 
 def symmetric(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """gA = gAᵀ (the gradient with respect to a symmetric matrix)."""
     cot = Cotangent.for_shape(SEPARATED.matrix.shape)
-    for op in s.ops:
+    for op in s.primary_ops:
         g = s.run(op, b, SEPARATED.matrix, dtype, cot).gA
         yield _result("symmetric", s, b, dtype, op.name, rel(g.T, g), ROUNDING[dtype])
 
@@ -110,7 +133,7 @@ def sign_invariance(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
 def zero_cotangent(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """A zero cotangent gives exactly zero gA."""
     cot = Cotangent.for_shape(SEPARATED.matrix.shape).scaled(0.0)
-    for op in s.ops:
+    for op in s.primary_ops:
         g = s.run(op, b, SEPARATED.matrix, dtype, cot).gA
         yield _result("zero cotangent", s, b, dtype, op.name, float(np.max(np.abs(g))), 0.0)
 
@@ -120,7 +143,7 @@ def linearity(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     shape = SEPARATED.matrix.shape
     c1, c2 = Cotangent.for_shape(shape, 11), Cotangent.for_shape(shape, 12)
     mixed = Cotangent(2 * c1.G - 3 * c2.G, 2 * c1.gw - 3 * c2.gw, c1.weights)
-    for op in s.ops:
+    for op in s.primary_ops:
         runs = [s.run(op, b, SEPARATED.matrix, dtype, c) for c in (c1, c2, mixed)]  # eigh: gV = 2GVc is linear in G
         yield _result("linearity", s, b, dtype, op.name, rel(runs[2].gA, 2 * runs[0].gA - 3 * runs[1].gA),
                       10 * ROUNDING[dtype])
@@ -130,7 +153,7 @@ def batch_equals_loop(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """A (3, n, n) batch gives each matrix's own outputs and gA."""
     A = batch(SEPARATED)
     cot = Cotangent.for_shape(A.shape)
-    for op in s.ops:
+    for op in s.primary_ops:
         whole = s.run(op, b, A, dtype, cot)
         worst = 0.0
         for k in range(A.shape[0]):
@@ -144,7 +167,7 @@ def preserved(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """Outputs and gA keep the input's dtype, device and shape (measured: number of mismatches)."""
     A = batch(SEPARATED, 2)
     cot = Cotangent.for_shape(A.shape)
-    for op in s.ops:
+    for op in s.primary_ops:
         with b.precision(dtype):
             x = b.asarray(A.astype(dtype))
             run = s.run(op, b, A, dtype, cot)
@@ -161,7 +184,7 @@ def cross_backend(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
 
     numpy_backend = next(available(["numpy"]))
     cot = Cotangent.for_shape(SEPARATED.matrix.shape)
-    for op in s.ops:
+    for op in s.primary_ops:
         mine, ref = s.run(op, b, SEPARATED.matrix, dtype, cot), s.run(op, numpy_backend, SEPARATED.matrix, dtype, cot)
         worst = max([rel(mine.gA, ref.gA)] + [rel(mine.outputs[k], ref.outputs[k]) for k in ref.outputs])
         yield _result("same numbers as numpy", s, b, dtype, op.name, worst, CROSS[dtype])
@@ -176,8 +199,8 @@ def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
 
     A = SEPARATED.matrix
     cot = Cotangent.for_shape(A.shape)
-    role = {"forward" if not s.is_backward else "backward": s.method}
     for op in s.ops:
+        role = s.roles(op)
         with b.precision(dtype):
             x = b.asarray(A.astype(dtype))
             G = jnp.asarray(cot.G.astype(dtype))
@@ -192,7 +215,7 @@ def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
 
             eager = np.asarray(jax.grad(loss)(x), dtype=np.float64)
             traced = np.asarray(jax.jit(jax.grad(loss))(x), dtype=np.float64)
-        yield _result("jax.jit", s, b, dtype, op.name, rel(traced, eager), 100 * ROUNDING[dtype])
+        yield _result("jax.jit", s, b, dtype, op.label, rel(traced, eager), 100 * ROUNDING[dtype])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +231,7 @@ def _claims(s: Subject) -> frozenset[str]:
 
 CHECKS = [
     Check("agreement", agreement, lambda s, b: s.tolerance("float64") is not None),
+    Check("gradient direction and scale", direction_and_scale, lambda s, b: True),
     Check("bounded", bounded, lambda s, b: s.is_backward and "bounded" in _claims(s)),
     Check("symmetric", symmetric, lambda s, b: s.is_backward),
     Check("sign invariance", sign_invariance, lambda s, b: s.kind == "eigh-backward"),

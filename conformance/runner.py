@@ -21,6 +21,7 @@ class Report:
     """What a conformance run found; ``passed`` is True when no check failed."""
 
     results: list[Result]
+    opt_outs: dict[str, str] = dataclasses.field(default_factory=dict)  # method label → why agreement is not checked
 
     @property
     def failures(self) -> list[Result]:
@@ -31,8 +32,8 @@ class Report:
         return bool(self.results) and not self.failures
 
     def to_json(self) -> str:
-        return json.dumps({"passed": self.passed, "results": [dataclasses.asdict(r) for r in self.results]},
-                          indent=1, default=float)
+        return json.dumps({"passed": self.passed, "accuracy_opt_outs": self.opt_outs,
+                           "results": [dataclasses.asdict(r) for r in self.results]}, indent=1, default=float)
 
     def summary(self) -> list[tuple[str, str, str, int, int]]:
         """(kind, method, backend/device, checks passed, checks run) per method and backend."""
@@ -71,7 +72,9 @@ def run(method: str | Method | type | Iterable | None = None, *, kind: str | Non
     cupy`` (default: every installed one); ``devices``: ``cpu`` and/or ``cuda``.
     """
     results: list[Result] = []
-    targets = [(s, b) for s in subjects(method, kind) for b in available(backends, devices)]
+    chosen = subjects(method, kind)
+    opt_outs = {s.label: type(s.method).accuracy_opt_out for s in chosen if type(s.method).accuracy_opt_out}
+    targets = [(s, b) for s in chosen for b in available(backends, devices)]
     for s, b in targets:
         for check in CHECKS:
             if not check.applies(s, b):
@@ -84,4 +87,4 @@ def run(method: str | Method | type | Iterable | None = None, *, kind: str | Non
                 except Exception as error:  # noqa: BLE001 - a method that raises fails the check
                     results.append(Result(check.name, s.kind, s.method.name, b.name, b.device, dtype,
                                           f"raised {type(error).__name__}: {error}", float("inf"), 0.0, False))
-    return Report(results)
+    return Report(results, opt_outs)

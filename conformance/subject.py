@@ -1,4 +1,10 @@
-"""A method under test: how to run it through the public API on any backend, and its reference."""
+"""A method under test: the ops that use it, how to run them on any backend, and the reference.
+
+A method is tested in its own op (``sc.eigh`` for eigh kinds, ``sc.sqrtm`` and ``sc.invsqrtm``
+with the default partner for sqrtm kinds) and in every composition that reaches it: an eigh
+backward through ``sqrtm`` and ``invsqrtm`` (the eigenvector path), a sqrtm forward with each
+registered sqrtm backward and a sqrtm backward with each registered sqrtm forward.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from .cases import Cotangent
 
 ROLE = {"eigh-forward": "forward", "eigh-backward": "backward", "sqrtm-forward": "forward",
         "sqrtm-backward": "backward"}
+OTHER = {"sqrtm-forward": "sqrtm-backward", "sqrtm-backward": "sqrtm-forward"}
 
 
 @dataclasses.dataclass
@@ -30,8 +37,24 @@ class Run:
 
 @dataclasses.dataclass(frozen=True)
 class Op:
+    """A public op the method runs in; ``partner`` fills the other role of a composition
+    (None: the op's default), ``primary`` marks the method's own op (structural checks)."""
+
     name: str
     fn: Callable[..., Any]
+    partner: Method | None = None
+    primary: bool = True
+
+    @property
+    def label(self) -> str:
+        if self.partner is None:
+            return self.name if self.primary else f"{self.name} (eigenvector path)"
+        return f"{self.name} with {self.partner.kind.split('-')[1]} '{self.partner.name}'"
+
+
+def _partners(kind: str) -> list[Method]:
+    """Every registered method of the other sqrtm role, default-configured."""
+    return [info.cls() for info in sc.methods(OTHER[kind])]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,19 +70,45 @@ class Subject:
 
     @property
     def ops(self) -> list[Op]:
-        if self.kind.startswith("eigh"):
+        if self.kind == "eigh-forward":
             return [Op("eigh", sc.eigh)]
-        return [Op("sqrtm", sc.sqrtm), Op("invsqrtm", sc.invsqrtm)]
+        if self.kind == "eigh-backward":
+            return [Op("eigh", sc.eigh), Op("sqrtm", sc.sqrtm, primary=False), Op("invsqrtm", sc.invsqrtm, primary=False)]
+        ops = [Op("sqrtm", sc.sqrtm), Op("invsqrtm", sc.invsqrtm)]
+        default = "exact" if self.kind == "sqrtm-forward" else "eigh"
+        for partner in _partners(self.kind):
+            if partner.name != default and self._accepts(partner):
+                ops += [Op("sqrtm", sc.sqrtm, partner, False), Op("invsqrtm", sc.invsqrtm, partner, False)]
+        return ops
+
+    @property
+    def primary_ops(self) -> list[Op]:
+        return [op for op in self.ops if op.primary]
 
     @property
     def is_backward(self) -> bool:
         return self.kind.endswith("backward")
 
+    def roles(self, op: Op) -> dict[str, Method]:
+        """The keyword arguments that put this method (and the op's partner) in place."""
+        roles = {ROLE[self.kind]: self.method}
+        if op.partner is not None:
+            roles[ROLE[op.partner.kind]] = op.partner
+        return roles
+
+    def _accepts(self, partner: Method) -> bool:
+        """Whether sc.sqrtm accepts this method with ``partner`` (a backward may reject a forward)."""
+        try:
+            sc.sqrtm.configure(np.eye(2), **{ROLE[self.kind]: self.method, ROLE[partner.kind]: partner})
+        except ValueError:
+            return False
+        return True
+
     def run(self, op: Op, backend: Backend, A: np.ndarray, dtype: str, cot: Cotangent) -> Run:
         """Forward and VJP of ``op`` with this method on ``backend`` in ``dtype``."""
         with backend.precision(dtype):
             x = backend.asarray(A.astype(dtype))
-            out, pullback = sc.vjp(op.fn, x, **{ROLE[self.kind]: self.method})
+            out, pullback = sc.vjp(op.fn, x, **self.roles(op))
             if op.name == "eigh":
                 w, V = backend.to_numpy(out[0]), backend.to_numpy(out[1])
                 gw, gV = cot.eigh(V.astype(np.float64))
@@ -83,10 +132,13 @@ class Subject:
             return Run({"sqrtm": reference.power(A, 0.5)}, reference.sqrtm_vjp(A, cot.G), [], None)
         return Run({"invsqrtm": reference.power(A, -0.5)}, reference.invsqrtm_vjp(A, cot.G), [], None)
 
-    def tolerance(self, dtype: str) -> float | None:
-        """The relative error against the exact result the method claims (None: no claim)."""
-        cls = type(self.method)
-        tol = cls.accuracy if cls.accuracy is not None else (1e-8 if "exact" in cls.claims else None)
-        if tol is None:
+    def tolerance(self, dtype: str, op: Op | None = None) -> float | None:
+        """The relative error against the exact result that the method claims in ``op`` (None:
+        no claim): its own claim, or the looser of its and its partner's in a composition."""
+        claims = [type(self.method).claimed_accuracy()]
+        if op is not None and op.partner is not None:
+            claims.append(type(op.partner).claimed_accuracy())
+        if None in claims:
             return None
+        tol = max(claims)
         return max(tol, 1e-3) if dtype == "float32" else tol

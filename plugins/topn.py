@@ -24,6 +24,8 @@ class TopN(KernelBackward):
     name = "topn"
     claims = frozenset({"traceable"})
     reference = "ICCV 2021 eq. 11 (SVD-TopN)"
+    accuracy_opt_out = ("a truncation: drops the gradient through the discarded eigenpairs, so its error is their "
+                        "share (0.25 for eigh, 0.42 for sqrtm, 0.62 for invsqrtm on the suite's 5 x 5 input)")
 
     n: int | float = 0.78125
 

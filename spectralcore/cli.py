@@ -15,10 +15,13 @@ def _methods() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("kind", "name", "options (defaults)", "claims", "reference", "source", title="registered methods")
+    table = Table("kind", "name", "options (defaults)", "claims", "accuracy", "reference", "source",
+                  title="registered methods")
     for info in methods():
         opts = ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-"
-        table.add_row(info.kind, info.name, opts, " ".join(sorted(info.claims)), info.reference, info.source)
+        accuracy = f"{info.accuracy:g}" if info.accuracy is not None else "opted out"
+        table.add_row(info.kind, info.name, opts, " ".join(sorted(info.claims)), accuracy, info.reference,
+                      info.source)
     Console(width=200).print(table)
     return 0
 
@@ -39,6 +42,9 @@ def _conformance(args: argparse.Namespace) -> int:
     for kind, method, backend, ok, total in report.summary():
         table.add_row(kind, method, backend, f"[{'green' if ok == total else 'red'}]{ok}/{total}")
     console.print(table)
+    for label, why in report.opt_outs.items():
+        console.print(f"[yellow]agreement not checked for {label} (it opts out: {why}); "
+                      "its gradient's direction and scale were")
     for failure in report.failures:
         console.print(f"[red]{failure}")
     if args.json:

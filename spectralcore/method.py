@@ -12,7 +12,11 @@ options of every registered one. Subclasses set three class attributes:
 * ``reference`` — the paper and equation it implements,
 * ``accuracy`` (optional) — the float64 relative error against the exact result that it
   claims on the conformance suite's well-separated input (n = 5, spectrum 1 … 4, so
-  condition number 4); methods claiming ``"exact"`` claim 1e-8 unless they say otherwise.
+  condition number 4), in every op that uses it; methods claiming ``"exact"`` claim 1e-8
+  and every other method :data:`DEFAULT_ACCURACY` unless they say otherwise,
+* ``accuracy_opt_out`` (optional) — a reason, for a method that claims no accuracy at all
+  (a truncation, say): the suite then skips its agreement check and lists the method with
+  the reason. Its gradient's direction and scale are checked whatever it declares.
 
 Kinds (the registry key is ``(kind, name)``): :class:`EighForward`, :class:`EighBackward`
 (with the one-function base :class:`KernelBackward`), :class:`SqrtmForward`,
@@ -50,6 +54,8 @@ class EighResult(tuple):
         return self[1]
 
 
+DEFAULT_ACCURACY = 0.1  # claimed by a method that declares no accuracy and does not opt out
+
 _OPTION_DEFAULTS: dict[type, dict[str, Any]] = {}
 
 
@@ -62,6 +68,18 @@ class Method(abc.ABC):
     claims: ClassVar[frozenset[str]] = frozenset({"traceable"})
     reference: ClassVar[str] = ""
     accuracy: ClassVar[float | None] = None
+    accuracy_opt_out: ClassVar[str] = ""
+
+    @classmethod
+    def claimed_accuracy(cls) -> float | None:
+        """The relative error this method claims on the suite's well-separated input: its
+        ``accuracy``, else 1e-8 if it claims ``"exact"``, else :data:`DEFAULT_ACCURACY`;
+        None when it opts out (``accuracy_opt_out``)."""
+        if cls.accuracy_opt_out:
+            return None
+        if cls.accuracy is not None:
+            return cls.accuracy
+        return 1e-8 if "exact" in cls.claims else DEFAULT_ACCURACY
 
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:

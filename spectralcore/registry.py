@@ -47,6 +47,15 @@ class MethodInfo:
     def reference(self) -> str:
         return self.cls.reference
 
+    @property
+    def accuracy(self) -> float | None:
+        """The relative error it claims (``Method.claimed_accuracy``); None: opted out."""
+        return self.cls.claimed_accuracy()
+
+    @property
+    def accuracy_opt_out(self) -> str:
+        return self.cls.accuracy_opt_out
+
     def __str__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "-"
         return f"{self.kind:15} {self.name:17} {opts}  [{self.source}]"

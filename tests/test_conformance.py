@@ -12,7 +12,7 @@ import pytest
 
 import spectralcore as sc
 from spectralcore import conformance
-from spectralcore.plugins.eigenbasis import EighSqrtm
+from spectralcore.plugins.eigenbasis import EighSqrtm, ExactLyapunov
 from spectralcore.plugins.exact import Exact
 from spectralcore.plugins.taylor import Taylor
 
@@ -108,6 +108,137 @@ class TooInaccurate(Taylor):
     name = "too-inaccurate"
     accuracy = 1e-6
     degree: int = 2
+
+
+# ------------------------------------------------------------------ holes a method could hide in
+@dataclasses.dataclass(frozen=True)
+class Cauchy(sc.KernelBackward):
+    """The README's example, bounded and traceable, declaring no accuracy."""
+
+    name = "cauchy"
+    claims = frozenset({"bounded", "traceable"})
+    eps: float = 1e-6
+
+    def kernel(self, xp, w):
+        d = w[..., None, :] - w[..., :, None]
+        return d / (d * d + self.eps)
+
+
+@dataclasses.dataclass(frozen=True)
+class FlippedCauchy(Cauchy):
+    name = "flipped-cauchy"
+
+    def kernel(self, xp, w):
+        return -super().kernel(xp, w)
+
+
+@dataclasses.dataclass(frozen=True)
+class ZeroKernel(Cauchy):
+    name = "zero-kernel"
+
+    def kernel(self, xp, w):
+        return 0 * super().kernel(xp, w)
+
+
+@dataclasses.dataclass(frozen=True)
+class Doubled(Cauchy):
+    """Twice the gradient, and it says it is not accurate: the scale check still applies."""
+
+    name = "doubled"
+    accuracy_opt_out = "testing the opt-out"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        return 2 * super().vjp(xp, A, w, V, gw, gV)
+
+
+@dataclasses.dataclass(frozen=True)
+class ZeroOptedOut(Cauchy):
+    name = "zero-opted-out"
+    accuracy_opt_out = "testing the opt-out"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        return 0 * super().vjp(xp, A, w, V, gw, gV)
+
+
+@dataclasses.dataclass(frozen=True)
+class NegatedOptedOut(Cauchy):
+    name = "negated-opted-out"
+    accuracy_opt_out = "testing the opt-out"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        return -super().vjp(xp, A, w, V, gw, gV)
+
+
+@dataclasses.dataclass(frozen=True)
+class InfAtZero(Cauchy):
+    """Bounded at ties, but its eigenvalue gradient divides by λ: inf at a zero eigenvalue,
+    which eigh's and the square root's singular inputs expose."""
+
+    name = "inf-at-zero"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        return super().vjp(xp, A, w, V, None if gw is None else gw * (w[..., -1:] / w), gV)
+
+
+@dataclasses.dataclass(frozen=True)
+class HalfLyapunov(ExactLyapunov):
+    """A sqrtm backward off by a factor 2 that claims nothing."""
+
+    name = "half-lyapunov"
+    claims = frozenset({"traceable"})
+
+    def vjp(self, xp, A, S, gS, saved):
+        return super().vjp(xp, A, S, gS, saved) / 2
+
+
+@pytest.mark.parametrize("method,checks", [
+    (FlippedCauchy(), {"agreement"}),
+    (ZeroKernel(), {"agreement"}),
+    (Doubled(), {"gradient scale"}),
+    (ZeroOptedOut(), {"gradient direction", "gradient scale"}),
+    (NegatedOptedOut(), {"gradient direction"}),
+    (HalfLyapunov(), {"agreement", "gradient scale"}),
+])
+def test_wrong_gradients_fail_whatever_the_method_declares(method, checks):
+    report = conformance.run(method, backends=["numpy"], dtypes=["float64"])
+    failed = {r.check for r in report.failures}
+    assert checks <= failed, f"{method.name}: failed {failed}"
+
+
+def test_the_readme_example_passes_and_is_checked_for_agreement():
+    report = conformance.run(Cauchy(), backends=["numpy"])
+    assert report.passed, "\n".join(map(str, report.failures))
+    assert {r.allowed for r in report.results if r.check == "agreement" and r.dtype == "float64"} == {
+        sc.method.DEFAULT_ACCURACY}
+
+
+def test_bounded_is_checked_through_the_square_root_on_singular_input():
+    report = conformance.run(InfAtZero(), backends=["numpy"], dtypes=["float64"])
+    cases = {r.case for r in report.failures if r.check == "bounded"}
+    for op in ("eigh", "sqrtm (eigenvector path)"):
+        for case in ("zeros", "rank-deficient", "one sample", "dead channels"):
+            assert f"{op}, {case}" in cases, cases
+    assert not any(c.startswith("invsqrtm") for c in cases)  # invsqrtm is not defined there
+
+
+def test_opt_out_is_listed():
+    report = conformance.run(["topn", "taylor"], backends=["numpy"], dtypes=["float64"])
+    assert report.passed
+    assert list(report.opt_outs) == ["eigh-backward 'topn'"] and "truncation" in report.opt_outs["eigh-backward 'topn'"]
+    assert "agreement" not in {r.check for r in report.results if r.method == "topn"}
+    assert {"gradient direction", "gradient scale"} <= {r.check for r in report.results if r.method == "topn"}
+    assert json.loads(report.to_json())["accuracy_opt_outs"] == report.opt_outs
+
+
+def test_every_op_and_combination_that_reaches_a_method_is_checked():
+    eigh_backward = {r.case.split(",")[0] for r in conformance.run("taylor", backends=["numpy"]).results
+                     if r.check == "bounded"}
+    assert eigh_backward == {"eigh", "sqrtm (eigenvector path)", "invsqrtm (eigenvector path)"}
+    forward = {r.case.split(",")[0] for r in conformance.run("mpa", backends=["numpy"], dtypes=["float64"]).results
+               if r.check == "gradient direction"}
+    backwards = [i.name for i in sc.methods("sqrtm-backward")]
+    assert forward == {"sqrtm", "invsqrtm"} | {f"{op} with backward '{b}'" for op in ("sqrtm", "invsqrtm")
+                                               for b in backwards if b != "exact"}
 
 
 @pytest.mark.parametrize("method,backend,check", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .._array import dtype_eps
 from ..dispatch import public_op
 from ..method import EighBackward, Method, SqrtmBackward, SqrtmForward
 from ..linalg import eigendecomposition
@@ -16,8 +17,14 @@ from .base import MethodSlot, Op, resolve_methods
 class EigenvectorPath(SqrtmBackward):
     """Any eigh backward used for the square root: S = V Λ^{1/2} Vᵀ differentiated through (w, V).
 
-    gV = (gS + gSᵀ) V Λ^{1/2}, gw = diag(Vᵀ gS V) / (2√λ), then the eigh backward's rule
-    (the SVD-Taylor / SVD-Padé / SVD-PI square roots of TPAMI 2021 and ICCV 2021).
+    gV = (gS + gSᵀ) V Λ^{1/2}, gw = diag(Vᵀ gS V) / (2√max(λ, λ₀)), then the eigh backward's
+    rule (the SVD-Taylor / SVD-Padé / SVD-PI square roots of TPAMI 2021 and ICCV 2021).
+
+    The floor λ₀ = n ε max(λmax, tiny) is the eigensolver's backward error: an eigenvalue
+    below it cannot be told from zero, where d√λ/dλ is infinite. Above it the result is
+    unchanged; below it |gw_i| ≤ ‖gS‖₂ / (2√λ₀), so a bounded eigh backward stays bounded on
+    singular and rank-deficient input (tiny, the smallest normal number, keeps the zero matrix
+    finite, if huge).
     """
 
     name = "eigenvector-path"
@@ -26,7 +33,9 @@ class EigenvectorPath(SqrtmBackward):
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         w, V = eigendecomposition(xp, A, saved)
         root = xp.sqrt(xp.clip(w, 0, None))
-        gw, gV = eigen_cotangents(xp, V, gS, root, 1 / (2 * root))
+        floor = w.shape[-1] * dtype_eps(xp, w.dtype) * xp.clip(w[..., -1:], xp.finfo(w.dtype).smallest_normal, None)
+        droot = 1 / (2 * xp.sqrt(xp.maximum(w, floor)))
+        gw, gV = eigen_cotangents(xp, V, gS, root, droot)
         return self.inner.vjp(xp, A, w, V, gw, gV)
 
 

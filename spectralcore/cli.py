@@ -31,12 +31,13 @@ def _conformance(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    from .conformance import run
+    from .conformance import fuzz, run
 
     console = Console()
+    dtypes = args.dtype or ["float32", "float64"]
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("conformance", total=None)
-        report = run(args.method, kind=args.kind, backends=args.backend, devices=args.device,
+        report = run(args.method, kind=args.kind, backends=args.backend, devices=args.device, dtypes=dtypes,
                      progress=lambda label: progress.update(task, description=label, advance=1))
     table = Table("kind", "method", "backend/device", "checks passed", title="spectralcore conformance")
     for kind, method, backend, ok, total in report.summary():
@@ -51,7 +52,25 @@ def _conformance(args: argparse.Namespace) -> int:
         pathlib.Path(args.json).write_text(report.to_json())
         console.print(f"results written to {args.json}")
     console.print(f"{len(report.results) - len(report.failures)} passed, {len(report.failures)} failed")
-    return 0 if report.passed else 1
+    passed = report.passed
+    if args.fuzz:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("fuzz", total=None)
+            fuzzed = fuzz(args.method, kind=args.kind, cases=args.fuzz, seed=args.seed, backends=args.backend,
+                          devices=args.device, dtypes=dtypes, save_dir=args.fuzz_dir,
+                          progress=lambda label: progress.update(task, description=label, advance=1))
+        table = Table("method", "op", "backend", "dtype", "cases", "non-finite", "over bound", "worst ‖gA‖/‖g‖",
+                      title=f"degenerate-input fuzzing (seed {args.seed})")
+        for r in fuzzed.results:
+            colour = "green" if r.passed else "red"
+            table.add_row(r.method, r.op, f"{r.backend}/{r.device}", r.dtype, str(r.cases),
+                          f"[{colour}]{r.nonfinite}", f"[{colour}]{r.over_bound}", f"{r.worst_ratio:.2g}")
+        console.print(table)
+        for r in fuzzed.results:
+            if not r.passed:
+                console.print(f"[red]{r}")
+        passed = passed and fuzzed.passed
+    return 0 if passed else 1
 
 
 def _no_cuda() -> str:
@@ -95,11 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("methods", help="list every registered method")
     conf = sub.add_parser("conformance", help="run the conformance suite on the installed backends")
-    conf.add_argument("--method", help="a registered method name (default: all)")
+    conf.add_argument("--method", action="append", help="a registered method name (repeatable; default: all)")
     conf.add_argument("--kind", choices=KINDS, help="only methods of this kind")
     conf.add_argument("--backend", action="append", help="numpy, array_api_strict, torch, jax, cupy (repeatable)")
     conf.add_argument("--device", action="append", choices=("cpu", "cuda"), help="repeatable; default: all")
+    conf.add_argument("--dtype", action="append", choices=("float32", "float64"), help="repeatable; default: both")
     conf.add_argument("--json", help="also write every result to this JSON file")
+    conf.add_argument("--fuzz", type=int, default=0, metavar="N",
+                      help="also fuzz the bounded claim with N seeded degenerate inputs per op, backend and dtype")
+    conf.add_argument("--seed", type=int, default=0, help="fuzzing seed (default 0)")
+    conf.add_argument("--fuzz-dir", default="spectralcore-fuzz",
+                      help="where the first failing input of each fuzzed combination is saved (default ./spectralcore-fuzz)")
     rep = sub.add_parser("report", help="reproduce the papers' numerical results (Markdown + PNG plots)")
     size = rep.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes, < 3 minutes on 2 CPU cores (default)")

@@ -15,13 +15,14 @@ def test_quick_report(tmp_path, capsys):
 
     assert main(["report", "--out", str(tmp_path)]) == 0, capsys.readouterr().out
     text = (tmp_path / "report.md").read_text()
-    for title in ("1. TPAMI 2021", "2. ICCV 2021 Table 6", "3. ICLR 2022", "4. NeurIPS 2019 Table 1", "5. Speed"):
+    for title in ("1. TPAMI 2021", "2. ICCV 2021 Table 6", "3. ICLR 2022", "4. NeurIPS 2019 Table 1", "5. Speed",
+                  "6. Degenerate-input fuzzing"):
         assert f"## {title}" in text
     for png in ("gradient_vs_gap.png", "iterative_errors.png", "speed.png"):
         assert (tmp_path / png).stat().st_size > 10_000
         assert f"]({png})" in text
-    assert len(SECTIONS) == 5
-    assert "of 10 stated claims hold" in text and "10 of 10" in text
+    assert len(SECTIONS) == 6
+    assert "of 11 stated claims hold" in text and "11 of 11" in text
     out = capsys.readouterr().out
     assert "report written to" in out
 
@@ -30,11 +31,13 @@ def test_claims_are_checked(tmp_path):
     """Each section's claims, run separately (the report's own contract)."""
     from spectralcore.report import Config, build
 
-    sections = build(Config(tmp_path), sections=("proposition", "pade_table", "power_iterations"))
+    sections = build(Config(tmp_path), sections=("proposition", "pade_table", "power_iterations", "fuzzing"))
     claims = {c.name: c for s in sections for c in s.claims}
     assert claims["proposition: max relative difference per eigenvector"].measured < 1e-12
     assert claims["Padé coefficients are P = 1, Q = 1 − x exactly (0 = yes)"].measured == 0
     assert claims["measured minimum iterations that differ from the formula"].measured == 0
+    fuzzed = next(c for name, c in claims.items() if name.startswith("fuzzed cases"))
+    assert fuzzed.measured == 0 and "of 3840)" in fuzzed.name  # 5 bounded methods × 3 ops × 2 dtypes × 128
     assert all(c.holds for c in claims.values())
 
 

@@ -1,7 +1,8 @@
 """``spectralcore report``: the papers' numerical results reproduced side by side with ours.
 
 Sections (one module each in ``sections/``): the TPAMI 2021 proposition and gradient size
-against the gap; ICCV 2021 Table 6; ICLR 2022 Fig. 1c/1d; NeurIPS 2019 Table 1; speed.
+against the gap; ICCV 2021 Table 6; ICLR 2022 Fig. 1c/1d; NeurIPS 2019 Table 1; speed;
+degenerate-input fuzzing of the bounded claim.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Callable
 
 from .section import Claim, Config, Section
 
-SECTIONS = ("proposition", "pade_table", "iterative", "power_iterations", "speed")
+SECTIONS = ("proposition", "pade_table", "iterative", "power_iterations", "speed", "fuzzing")
 
 
 def build(cfg: Config, progress: Callable[[str], None] | None = None,

@@ -11,7 +11,7 @@ from spectralcore.method import Method
 
 from .backends import available
 from .checks import CHECKS, Result
-from .subject import Subject
+from .subject import MethodError, Subject
 
 DTYPES = ("float32", "float64")
 
@@ -85,6 +85,7 @@ def run(method: str | Method | type | Iterable | None = None, *, kind: str | Non
                 try:
                     results.extend(check.run(s, b, dtype))
                 except Exception as error:  # noqa: BLE001 - a method that raises fails the check
+                    why = error if isinstance(error, MethodError) else f"{type(error).__name__}: {error}"
                     results.append(Result(check.name, s.kind, s.method.name, b.name, b.device, dtype,
-                                          f"raised {type(error).__name__}: {error}", float("inf"), 0.0, False))
+                                          f"raised {why}", float("inf"), 0.0, False))
     return Report(results, opt_outs)

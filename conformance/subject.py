@@ -25,6 +25,10 @@ ROLE = {"eigh-forward": "forward", "eigh-backward": "backward", "sqrtm-forward":
 OTHER = {"sqrtm-forward": "sqrtm-backward", "sqrtm-backward": "sqrtm-forward"}
 
 
+class MethodError(Exception):
+    """A method raised: the original error, the op and the input that triggered it."""
+
+
 @dataclasses.dataclass
 class Run:
     """One call: comparable outputs and gA as float64 NumPy, plus the raw backend arrays."""
@@ -105,7 +109,17 @@ class Subject:
         return True
 
     def run(self, op: Op, backend: Backend, A: np.ndarray, dtype: str, cot: Cotangent) -> Run:
-        """Forward and VJP of ``op`` with this method on ``backend`` in ``dtype``."""
+        """Forward and VJP of ``op`` with this method on ``backend`` in ``dtype``; an error the
+        method raises comes back as :class:`MethodError` naming the op and the input."""
+        try:
+            return self._run(op, backend, A, dtype, cot)
+        except Exception as error:  # noqa: BLE001 - re-raised with the input that triggered it
+            w = np.linalg.eigvalsh(A)
+            raise MethodError(f"{type(error).__name__}: {error} (in {op.label}, {dtype}, input of shape {A.shape} "
+                              f"with eigenvalues {np.array2string(w.ravel()[:8], precision=3)}"
+                              f"{' …' if w.size > 8 else ''})") from error
+
+    def _run(self, op: Op, backend: Backend, A: np.ndarray, dtype: str, cot: Cotangent) -> Run:
         with backend.precision(dtype):
             x = backend.asarray(A.astype(dtype))
             out, pullback = sc.vjp(op.fn, x, **self.roles(op))

@@ -22,7 +22,7 @@ class Clip(KernelBackward):
     threshold: float = 1e10
 
     def __post_init__(self) -> None:
-        self._require(self.threshold > 0, "threshold", "> 0")
+        self.require(self.threshold > 0, "threshold", "> 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:
         gap = xp.abs(pair_gap(w))

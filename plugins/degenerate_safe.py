@@ -29,7 +29,7 @@ class DegenerateSafe(KernelBackward):
     rtol: float | None = None
 
     def __post_init__(self) -> None:
-        self._require(self.rtol is None or self.rtol >= 0, "rtol", "None or >= 0")
+        self.require(self.rtol is None or self.rtol >= 0, "rtol", "None or >= 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:
         rtol = dtype_eps(xp, w.dtype) ** 0.5 if self.rtol is None else self.rtol

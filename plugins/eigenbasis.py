@@ -29,7 +29,7 @@ class EighSqrtm(SqrtmForward):
     solver: str = "auto"  # as the eigh forward: "auto", "native" or "cupy"
 
     def __post_init__(self) -> None:
-        self._require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
+        self.require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
         eig = symmetric_eigh(xp, A, self.solver)

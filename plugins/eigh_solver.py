@@ -22,7 +22,7 @@ class Eigh(EighForward):
     solver: str = "auto"
 
     def __post_init__(self) -> None:
-        self._require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
+        self.require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
 
     def __call__(self, xp: Any, A: Any) -> EighResult:
         return symmetric_eigh(xp, A, self.solver)

@@ -24,7 +24,7 @@ class Lorentzian(KernelBackward):
     eps: float = 1e-12
 
     def __post_init__(self) -> None:
-        self._require(self.eps > 0, "eps", "> 0")
+        self.require(self.eps > 0, "eps", "> 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:
         gap = pair_gap(w)

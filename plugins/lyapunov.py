@@ -35,7 +35,7 @@ class Lyapunov(SqrtmBackward):
     normalize: str = DEFAULT
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
+        self.require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
         check_normalize(self)
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:

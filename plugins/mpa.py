@@ -41,9 +41,9 @@ class MPA(SqrtmForward):
     solve: str = "auto"
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.m, int) and self.m >= 0, "m", "an int >= 0")
-        self._require(isinstance(self.n, int) and self.n >= 0, "n", "an int >= 0")
-        self._require(self.solve in SOLVES, "solve", f"one of {SOLVES}")
+        self.require(isinstance(self.m, int) and self.m >= 0, "m", "an int >= 0")
+        self.require(isinstance(self.n, int) and self.n >= 0, "n", "an int >= 0")
+        self.require(self.solve in SOLVES, "solve", f"one of {SOLVES}")
         check_normalize(self)
 
     def _ratio(self, xp: Any, A: Any, inverse: bool) -> tuple[Any, Any]:

@@ -38,7 +38,7 @@ class MTP(SqrtmForward):
     normalize: str = DEFAULT
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.degree, int) and self.degree >= 1, "degree", "an int >= 1")
+        self.require(isinstance(self.degree, int) and self.degree >= 1, "degree", "an int >= 1")
         check_normalize(self)
 
     def _series(self, xp: Any, A: Any, alpha: tuple[int, int]) -> Any:

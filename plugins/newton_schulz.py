@@ -30,7 +30,7 @@ class NewtonSchulzOptions:
     normalize: str = DEFAULT
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
+        self.require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
         check_normalize(self)
 
     def run(self, xp: Any, A: Any) -> tuple[Any, Any, NewtonSchulzSteps]:

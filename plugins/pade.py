@@ -41,9 +41,9 @@ class Pade(RatioBackward):
     eps: float | None = None
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.m, int) and self.m >= 0, "m", "an int >= 0")
-        self._require(isinstance(self.n, int) and self.n >= 0, "n", "an int >= 0")
-        self._require(self.eps is None or self.eps >= 0, "eps", "None or >= 0")
+        self.require(isinstance(self.m, int) and self.m >= 0, "m", "an int >= 0")
+        self.require(isinstance(self.n, int) and self.n >= 0, "n", "an int >= 0")
+        self.require(self.eps is None or self.eps >= 0, "eps", "None or >= 0")
 
     @property
     def coefficients(self) -> tuple[tuple[float, ...], tuple[float, ...]]:

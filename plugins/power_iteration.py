@@ -57,10 +57,10 @@ class PowerIterationForward(EighForward):
     energy: float = 1e-4
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
-        self._require(self.eps >= 0, "eps", ">= 0")
-        self._require(self.rel_change > 0, "rel_change", "> 0")
-        self._require(0 <= self.energy < 1, "energy", "in [0, 1)")
+        self.require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
+        self.require(self.eps >= 0, "eps", ">= 0")
+        self.require(self.rel_change > 0, "rel_change", "> 0")
+        self.require(0 <= self.energy < 1, "energy", "in [0, 1)")
 
     def __call__(self, xp: Any, A: Any) -> EighResult:
         w, V = symmetric_eigh(xp, A)
@@ -137,8 +137,8 @@ class PowerIterationBackward(EighBackward):
     eps: float = 1e-4
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.iterations, int) and self.iterations >= 1, "iterations", "an int >= 1")
-        self._require(self.eps > 0, "eps", "> 0")
+        self.require(isinstance(self.iterations, int) and self.iterations >= 1, "iterations", "an int >= 1")
+        self.require(self.eps > 0, "eps", "> 0")
 
     def vjp(self, xp: Any, A: Any, w: Any, V: Any, gw: Any, gV: Any) -> Any:
         n = A.shape[-1]

@@ -27,8 +27,8 @@ class Taylor(RatioBackward):
     eps: float = 1e-2
 
     def __post_init__(self) -> None:
-        self._require(isinstance(self.degree, int) and self.degree >= 0, "degree", "an int >= 0")
-        self._require(self.eps >= 0, "eps", ">= 0")
+        self.require(isinstance(self.degree, int) and self.degree >= 0, "degree", "an int >= 0")
+        self.require(self.eps >= 0, "eps", ">= 0")
 
     def geometric(self, xp: Any, x: Any) -> Any:
         total = xp.ones_like(x)

@@ -31,7 +31,7 @@ class TopN(KernelBackward):
 
     def __post_init__(self) -> None:
         ok = (isinstance(self.n, int) and self.n >= 1) or (isinstance(self.n, float) and 0 < self.n <= 1)
-        self._require(ok, "n", "an int >= 1 or a float in (0, 1]")
+        self.require(ok, "n", "an int >= 1 or a float in (0, 1]")
 
     def kept(self, xp: Any, w: Any) -> Any:
         """Boolean (n,) mask of the kept (largest) eigenvalues; w is ascending."""

@@ -1,28 +1,49 @@
-"""``spectralcore`` command line: ``methods`` lists the registry, ``conformance`` runs the suite."""
+"""``spectralcore`` command line: ``methods`` lists the registry, ``conformance`` runs the suite,
+``report`` reproduces the papers' numbers."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import pathlib
+import sys
 
-from . import methods
+from . import __version__, methods
+from .registry import load_plugin
 
 KINDS = ("eigh-forward", "eigh-backward", "sqrtm-forward", "sqrtm-backward")
 
 
-def _methods() -> int:
+def _methods(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("kind", "name", "options (defaults)", "claims", "accuracy", "reference", "source",
-                  title="registered methods")
-    for info in methods():
-        opts = ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-"
-        accuracy = f"{info.accuracy:g}" if info.accuracy is not None else "opted out"
-        table.add_row(info.kind, info.name, opts, " ".join(sorted(info.claims)), accuracy, info.reference,
-                      info.source)
-    Console(width=200).print(table)
+    infos = methods(args.kind)
+    if args.json:
+        print(json.dumps([{"kind": i.kind, "name": i.name, "options": i.options, "claims": sorted(i.claims),
+                           "accuracy": i.accuracy, "accuracy_opt_out": i.accuracy_opt_out,
+                           "reference": i.reference, "source": i.source} for i in infos], indent=1, default=repr))
+        return 0
+    show_source = any(i.cls.__module__.split(".")[0] != "spectralcore" for i in infos)  # a third-party method
+    table = Table(title="registered methods", caption="claims: E exact, B bounded, T traceable; accuracy: the relative "
+                  "error claimed on the conformance suite's separated input (--json adds references)")
+    table.add_column("name", no_wrap=True)
+    if not args.kind:
+        table.add_column("kind", no_wrap=True)
+    table.add_column("options (defaults)")
+    table.add_column("claims", no_wrap=True)
+    table.add_column("accuracy")
+    if show_source:
+        table.add_column("source")
+    letters = {"exact": "E", "bounded": "B", "traceable": "T"}
+    for info in infos:
+        row = [info.name] + ([] if args.kind else [info.kind.replace("-", " ")])
+        row += [", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-",
+                " ".join(letters.get(c, c) for c in sorted(info.claims, key=lambda c: (list(letters) + [c]).index(c))),
+                f"{info.accuracy:g}" if info.accuracy is not None else "opted out"]
+        table.add_row(*row + ([info.source] if show_source else []))
+    Console().print(table)
     return 0
 
 
@@ -35,6 +56,10 @@ def _conformance(args: argparse.Namespace) -> int:
 
     console = Console()
     dtypes = args.dtype or ["float32", "float64"]
+    why = _empty_selection(args)
+    if why:
+        console.print(f"[red]nothing to run: {why}")
+        return 2
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("conformance", total=None)
         report = run(args.method, kind=args.kind, backends=args.backend, devices=args.device, dtypes=dtypes,
@@ -71,6 +96,20 @@ def _conformance(args: argparse.Namespace) -> int:
                 console.print(f"[red]{r}")
         passed = passed and fuzzed.passed
     return 0 if passed else 1
+
+
+def _empty_selection(args: argparse.Namespace) -> str:
+    """Why the selected methods × backends × devices is empty ("" when it is not)."""
+    from .conformance import available
+    from .conformance.backends import NAMES
+
+    if not methods(args.kind):
+        return f"no registered method of kind {args.kind!r}"
+    if not list(available(args.backend, args.device)):
+        asked = ", ".join(args.backend or NAMES)
+        return (f"none of the backends ({asked}) is installed with a device in {args.device or ['cpu', 'cuda']} "
+                "here (a CUDA device needs a GPU that the backend sees)")
+    return ""
 
 
 def _no_cuda() -> str:
@@ -111,9 +150,15 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spectralcore")
+    parser.add_argument("--version", action="version", version=f"spectralcore {__version__}")
+    plugins = argparse.ArgumentParser(add_help=False)
+    plugins.add_argument("--plugin", action="append", default=[], metavar="MODULE[:OBJECT]",
+                         help="register a plugin that is not installed (repeatable), e.g. my_pkg.plugin")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("methods", help="list every registered method")
-    conf = sub.add_parser("conformance", help="run the conformance suite on the installed backends")
+    meth = sub.add_parser("methods", help="list every registered method", parents=[plugins])
+    meth.add_argument("--kind", choices=KINDS, help="only methods of this kind")
+    meth.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    conf = sub.add_parser("conformance", help="run the conformance suite on the installed backends", parents=[plugins])
     conf.add_argument("--method", action="append", help="a registered method name (repeatable; default: all)")
     conf.add_argument("--kind", choices=KINDS, help="only methods of this kind")
     conf.add_argument("--backend", action="append", help="numpy, array_api_strict, torch, jax, cupy (repeatable)")
@@ -125,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     conf.add_argument("--seed", type=int, default=0, help="fuzzing seed (default 0)")
     conf.add_argument("--fuzz-dir", default="spectralcore-fuzz",
                       help="where the first failing input of each fuzzed combination is saved (default ./spectralcore-fuzz)")
-    rep = sub.add_parser("report", help="reproduce the papers' numerical results (Markdown + PNG plots)")
+    rep = sub.add_parser("report", help="reproduce the papers' numerical results (Markdown + PNG plots)",
+                         parents=[plugins])
     size = rep.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes, < 3 minutes on 2 CPU cores (default)")
     size.add_argument("--full", action="store_true", help="the papers' sizes")
@@ -134,8 +180,14 @@ def main(argv: list[str] | None = None) -> int:
                      help="framework timed in the speed section (repeatable; default: each one installed)")
     rep.add_argument("--out", default="spectralcore-report", help="output folder (default: ./spectralcore-report)")
     args = parser.parse_args(argv)
-    if args.command == "methods":
-        return _methods()
-    if args.command == "report":
-        return _report(args)
-    return _conformance(args)
+    try:
+        for spec in args.plugin:
+            load_plugin(spec)
+        if args.command == "methods":
+            return _methods(args)
+        if args.command == "report":
+            return _report(args)
+        return _conformance(args)
+    except ValueError as error:  # unknown method, backend, plugin or option: one line, no traceback
+        print(f"spectralcore {args.command}: error: {error}", file=sys.stderr)
+        return 2

@@ -29,7 +29,7 @@ import abc
 import dataclasses
 from typing import Any, ClassVar
 
-from ._array import Array, congruence, diag_embed, sym
+from ._array import Array, congruence, diag_embed, off_diagonal, sym
 
 
 class EighResult(tuple):
@@ -93,8 +93,9 @@ class Method(abc.ABC):
         """This instance's option values."""
         return {name: getattr(self, name) for name in self.option_defaults()}
 
-    def _require(self, condition: bool, option: str, expected: str) -> None:
-        """Raise a ValueError naming the method, the option, what was expected and what came."""
+    def require(self, condition: bool, option: str, expected: str) -> None:
+        """Raise a ValueError naming the method, the option, what was expected and what came:
+        ``self.require(self.eps > 0, "eps", "> 0")`` in ``__post_init__`` validates an option."""
         if not condition:
             raise ValueError(f"{self.kind} method '{self.name}': option `{option}` must be {expected}, "
                              f"got {getattr(self, option)!r}")
@@ -125,7 +126,8 @@ class KernelBackward(EighBackward):
 
         gA = sym( V (K̃ ∘ (Vᵀ gV) + diag(gw)) Vᵀ ),   K̃_ij ≈ 1/(λj − λi),  K̃_ii = 0,
 
-    with eigenvalues ascending. A subclass writes one function, :meth:`kernel`.
+    with eigenvalues ascending. A subclass writes one function, :meth:`kernel`; its diagonal
+    is ignored (K̃_ii = 0 is imposed), so 1/(λj − λi) may be returned as it is.
     """
 
     @abc.abstractmethod
@@ -135,8 +137,9 @@ class KernelBackward(EighBackward):
 
     def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
         inner = xp.zeros_like(A)
-        if gV is not None:
-            inner = self.kernel(xp, w) * (V.mT @ gV)
+        if gV is not None:  # the kernel's diagonal is never used: whatever it holds (0, inf, NaN)
+            kernel = xp.where(off_diagonal(xp, w), self.kernel(xp, w), xp.zeros_like(A))
+            inner = kernel * (V.mT @ gV)
         if gw is not None:
             inner = inner + diag_embed(xp, gw)
         return sym(congruence(V, inner))

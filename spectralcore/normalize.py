@@ -40,4 +40,4 @@ def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Array
 
 def check_normalize(method: Any) -> None:
     """Validate a method's ``normalize`` option."""
-    method._require(method.normalize in NORMALIZATIONS, "normalize", f"one of {NORMALIZATIONS}")
+    method.require(method.normalize in NORMALIZATIONS, "normalize", f"one of {NORMALIZATIONS}")

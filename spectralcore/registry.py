@@ -84,7 +84,13 @@ class Registry:
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object; a (kind, name) clash is an error naming both sources."""
         pm = self.manager
-        registered = pm.register(plugin, name)
+        try:
+            registered = pm.register(plugin, name)
+        except ValueError as error:  # pluggy's message lists every registered plugin
+            held = pm.get_name(plugin)
+            raise SpectralError(f"plugin {name or plugin!r} is already registered"
+                                + (f" (as {held!r})" if held else "")
+                                + ("" if held else f": the name {name!r} is taken")) from error
         if registered is None:
             raise SpectralError(f"plugin {name or plugin!r} is already registered or blocked")
         try:
@@ -162,3 +168,19 @@ class MethodCatalog:
 def register(plugin: Any, name: str | None = None) -> str:
     """Register a plugin object (module, class or instance with ``@hookimpl`` functions)."""
     return REGISTRY.register(plugin, name)
+
+
+def load_plugin(spec: str) -> str:
+    """Register a plugin that is not installed: ``package.module`` (its ``@hookimpl`` functions)
+    or ``package.module:object``; returns the name it is registered under."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise SpectralError(f"plugin {spec!r}: cannot import {module_name!r} ({error})") from None
+    plugin = module
+    for part in filter(None, attribute.split(".")):
+        if not hasattr(plugin, part):
+            raise SpectralError(f"plugin {spec!r}: {module_name!r} has no attribute {attribute!r}")
+        plugin = getattr(plugin, part)
+    return REGISTRY.register(plugin, name=spec)

@@ -207,3 +207,22 @@ def test_rejects_wrong_cotangent_shape(rng):
         pullback((gw, gV[:4]))
     with pytest.raises(ValueError, match="tuple of 2"):
         pullback(gV)
+
+
+def test_kernel_diagonal_is_ignored(rng):
+    """A kernel may return anything on its diagonal (here 1/0 = inf): K̃_ii = 0 is imposed."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class RawCauchy(sc.KernelBackward):
+        name = "raw-cauchy"
+
+        def kernel(self, xp, w):
+            with np.errstate(divide="ignore"):
+                return 1 / (w[..., None, :] - w[..., :, None])
+
+    a = with_spectrum(rng, [1.0, 2.0, 3.0, 5.0])
+    gw, gV = rng.standard_normal(4), rng.standard_normal((4, 4))
+    got = sc.vjp(sc.eigh, a, backward=RawCauchy())[1]((gw, gV))
+    assert np.all(np.isfinite(got))
+    assert rel_err(got, sc.vjp(sc.eigh, a, backward="exact")[1]((gw, gV))) < 1e-13

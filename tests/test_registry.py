@@ -116,3 +116,27 @@ def test_cli_lists_methods(capsys):
 
     assert main(["methods"]) == 0
     assert "lyapunov" in capsys.readouterr().out
+
+
+def test_registering_twice_is_a_one_line_error():
+    plugin = ThirdParty()
+    sc.register(plugin, name="third-party")
+    try:
+        with pytest.raises(sc.SpectralError, match=r"plugin 'again' is already registered \(as 'third-party'\)"):
+            sc.register(plugin, name="again")
+        with pytest.raises(sc.SpectralError, match="the name 'third-party' is taken"):
+            sc.register(ThirdParty(), name="third-party")
+    finally:
+        sc.registry.REGISTRY.unregister(plugin)
+
+
+def test_option_validation_helper_is_public():
+    @dataclasses.dataclass(frozen=True)
+    class Checked(HalfExact):
+        name = "checked"
+
+        def __post_init__(self):
+            self.require(0 < self.scale <= 1, "scale", "in (0, 1]")
+
+    with pytest.raises(ValueError, match=r"eigh-backward method 'checked': option `scale` must be in \(0, 1\], got 2"):
+        Checked(scale=2)

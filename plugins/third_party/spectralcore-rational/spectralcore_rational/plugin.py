@@ -48,8 +48,8 @@ class SoftGap(RatioBackward):
 
     def __post_init__(self) -> None:
         finite_positive = lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v > 0  # noqa: E731
-        self._require(finite_positive(self.delta), "delta", "a finite number > 0")
-        self._require(finite_positive(self.eps), "eps", "a finite number > 0")
+        self.require(finite_positive(self.delta), "delta", "a finite number > 0")
+        self.require(finite_positive(self.eps), "eps", "a finite number > 0")
 
     def geometric(self, xp: Any, x: Any) -> Any:
         gap = 1 - x

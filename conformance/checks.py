@@ -101,6 +101,17 @@ def bounded(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
             yield _result("bounded", s, b, dtype, f"{op.label}, {case.name}", ratio, BOUND)
 
 
+def finite_outputs(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """A forward's outputs are finite on the degenerate inputs of its op (ties, and the singular
+    ones where the op is defined), measured as the number of non-finite entries."""
+    for op in s.primary_ops:
+        for case in degenerate(op.name):
+            cot = Cotangent.for_shape(case.matrix.shape)
+            outputs = s.run(op, b, case.matrix, dtype, cot).outputs
+            bad = sum(int(np.sum(~np.isfinite(v))) for v in outputs.values())
+            yield _result("finite outputs", s, b, dtype, f"{op.label}, {case.name}", bad, 0)
+
+
 def symmetric(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """gA = gAᵀ (the gradient with respect to a symmetric matrix)."""
     cot = Cotangent.for_shape(SEPARATED.matrix.shape)
@@ -233,6 +244,7 @@ CHECKS = [
     Check("agreement", agreement, lambda s, b: s.tolerance("float64") is not None),
     Check("gradient direction and scale", direction_and_scale, lambda s, b: True),
     Check("bounded", bounded, lambda s, b: s.is_backward and "bounded" in _claims(s)),
+    Check("finite outputs", finite_outputs, lambda s, b: not s.is_backward),
     Check("symmetric", symmetric, lambda s, b: s.is_backward),
     Check("sign invariance", sign_invariance, lambda s, b: s.kind == "eigh-backward"),
     Check("zero cotangent", zero_cotangent, lambda s, b: s.is_backward),

@@ -75,6 +75,18 @@ class ChangesDtype(EighSqrtm):
 
 
 @dataclasses.dataclass(frozen=True)
+class InfOnSingular(EighSqrtm):
+    """A square root that is infinite when A is singular (a forward has no 'bounded' claim,
+    but its outputs must stay finite where the op is defined)."""
+
+    name = "inf-on-singular"
+
+    def sqrtm(self, xp, A):
+        S, eig = super().sqrtm(xp, A)
+        return S / xp.astype(eig[0][..., :1, None] > 1e-8, S.dtype), eig
+
+
+@dataclasses.dataclass(frozen=True)
 class MovesDevice(Exact):
     name = "moves-device"
 
@@ -230,6 +242,7 @@ def test_every_op_and_combination_that_reaches_a_method_is_checked():
     (Asymmetric(), "numpy", "symmetric"),
     (WrongSign(), "numpy", "agreement"),
     (ChangesDtype(), "numpy", "dtype, device, shape"),
+    (InfOnSingular(), "numpy", "finite outputs"),
     (MovesDevice(), "array_api_strict", "dtype, device, shape"),
     (MixesBatch(), "numpy", "batch equals loop"),
     (IgnoresCotangent(), "numpy", "zero cotangent"),

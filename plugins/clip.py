@@ -21,7 +21,7 @@ class Clip(KernelBackward):
 
     threshold: float = 1e10
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         self.require(self.threshold > 0, "threshold", "> 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:

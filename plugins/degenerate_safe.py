@@ -28,7 +28,7 @@ class DegenerateSafe(KernelBackward):
 
     rtol: float | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         self.require(self.rtol is None or self.rtol >= 0, "rtol", "None or >= 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:

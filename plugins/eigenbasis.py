@@ -28,7 +28,7 @@ class EighSqrtm(SqrtmForward):
 
     solver: str = "auto"  # as the eigh forward: "auto", "native" or "cupy"
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         self.require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:

@@ -21,7 +21,7 @@ class Eigh(EighForward):
 
     solver: str = "auto"
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         self.require(self.solver in SOLVERS, "solver", f"one of {SOLVERS}")
 
     def __call__(self, xp: Any, A: Any) -> EighResult:

@@ -23,7 +23,7 @@ class Lorentzian(KernelBackward):
 
     eps: float = 1e-12
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         self.require(self.eps > 0, "eps", "> 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:

@@ -34,8 +34,8 @@ class Lyapunov(SqrtmBackward):
     iterations: int = 8
     normalize: str = DEFAULT
 
-    def __post_init__(self) -> None:
-        self.require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
+    def validate(self) -> None:
+        self.require(self.iterations >= 0, "iterations", "an int >= 0")
         check_normalize(self)
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:

@@ -40,9 +40,9 @@ class MPA(SqrtmForward):
     normalize: str = DEFAULT
     solve: str = "auto"
 
-    def __post_init__(self) -> None:
-        self.require(isinstance(self.m, int) and self.m >= 0, "m", "an int >= 0")
-        self.require(isinstance(self.n, int) and self.n >= 0, "n", "an int >= 0")
+    def validate(self) -> None:
+        self.require(self.m >= 0, "m", "an int >= 0")
+        self.require(self.n >= 0, "n", "an int >= 0")
         self.require(self.solve in SOLVES, "solve", f"one of {SOLVES}")
         check_normalize(self)
 

@@ -37,8 +37,8 @@ class MTP(SqrtmForward):
     degree: int = 11
     normalize: str = DEFAULT
 
-    def __post_init__(self) -> None:
-        self.require(isinstance(self.degree, int) and self.degree >= 1, "degree", "an int >= 1")
+    def validate(self) -> None:
+        self.require(self.degree >= 1, "degree", "an int >= 1")
         check_normalize(self)
 
     def _series(self, xp: Any, A: Any, alpha: tuple[int, int]) -> Any:

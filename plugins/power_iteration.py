@@ -56,8 +56,8 @@ class PowerIterationForward(EighForward):
     rel_change: float = 0.1
     energy: float = 1e-4
 
-    def __post_init__(self) -> None:
-        self.require(isinstance(self.iterations, int) and self.iterations >= 0, "iterations", "an int >= 0")
+    def validate(self) -> None:
+        self.require(self.iterations >= 0, "iterations", "an int >= 0")
         self.require(self.eps >= 0, "eps", ">= 0")
         self.require(self.rel_change > 0, "rel_change", "> 0")
         self.require(0 <= self.energy < 1, "energy", "in [0, 1)")
@@ -136,8 +136,8 @@ class PowerIterationBackward(EighBackward):
     iterations: int = 19
     eps: float = 1e-4
 
-    def __post_init__(self) -> None:
-        self.require(isinstance(self.iterations, int) and self.iterations >= 1, "iterations", "an int >= 1")
+    def validate(self) -> None:
+        self.require(self.iterations >= 1, "iterations", "an int >= 1")
         self.require(self.eps > 0, "eps", "> 0")
 
     def vjp(self, xp: Any, A: Any, w: Any, V: Any, gw: Any, gV: Any) -> Any:

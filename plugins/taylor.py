@@ -26,8 +26,8 @@ class Taylor(RatioBackward):
     degree: int = 9
     eps: float = 1e-2
 
-    def __post_init__(self) -> None:
-        self.require(isinstance(self.degree, int) and self.degree >= 0, "degree", "an int >= 0")
+    def validate(self) -> None:
+        self.require(self.degree >= 0, "degree", "an int >= 0")
         self.require(self.eps >= 0, "eps", ">= 0")
 
     def geometric(self, xp: Any, x: Any) -> Any:

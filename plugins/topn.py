@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 from array_api_compat import device
@@ -29,14 +30,18 @@ class TopN(KernelBackward):
 
     n: int | float = 0.78125
 
-    def __post_init__(self) -> None:
-        ok = (isinstance(self.n, int) and self.n >= 1) or (isinstance(self.n, float) and 0 < self.n <= 1)
-        self.require(ok, "n", "an int >= 1 or a float in (0, 1]")
+    def validate(self) -> None:
+        count = isinstance(self.n, numbers.Integral)
+        self.require((count and self.n >= 1) or (not count and 0 < self.n <= 1), "n", "an int >= 1 or a float in (0, 1]")
+
+    def check_size(self, size: int) -> None:
+        self.require(not isinstance(self.n, numbers.Integral) or self.n <= size, "n",
+                     f"at most the matrix size {size} (a count of eigenpairs to keep)")
 
     def kept(self, xp: Any, w: Any) -> Any:
         """Boolean (n,) mask of the kept (largest) eigenvalues; w is ascending."""
         size = w.shape[-1]
-        count = min(self.n, size) if isinstance(self.n, int) else math.ceil(self.n * size)
+        count = min(self.n, size) if isinstance(self.n, numbers.Integral) else math.ceil(self.n * size)
         return xp.arange(size, device=device(w)) >= size - count
 
     def kernel(self, xp: Any, w: Any) -> Any:

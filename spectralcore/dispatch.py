@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from typing import Any, Callable
 
 from array_api_compat import array_namespace
 
-from .method import EighResult
+from .method import EighResult, Method
 from .ops.base import Op
 from .registry import REGISTRY
 from .validation import SpectralError, check_cotangent, check_matrix, working_dtype
@@ -34,14 +35,15 @@ def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, shapes: A
     op.backward in the working dtype, return gA in A's dtype."""
     work = working_dtype(xp, A.dtype)
     if isinstance(shapes[0], tuple):
+        cotangent = (None,) * len(shapes) if cotangent is None else cotangent  # None: every output's is zero
         if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(shapes):
             raise SpectralError(f"cotangent of {op.name} must be a tuple of {len(shapes)} arrays (or None), "
                                 f"got {type(cotangent).__name__}")
-        for i, (g, shape) in enumerate(zip(cotangent, shapes)):
-            check_cotangent(g, shape, name=f"{op.name}[{i}]")
+        cotangent = tuple(check_cotangent(xp, A, g, shape, name=f"{op.name}[{i}]")
+                          for i, (g, shape) in enumerate(zip(cotangent, shapes)))
         cotangent = tuple(None if g is None else xp.astype(g, work) for g in cotangent)
     else:
-        check_cotangent(cotangent, shapes, name=op.name)
+        cotangent = check_cotangent(xp, A, cotangent, shapes, name=op.name)
         cotangent = None if cotangent is None else xp.astype(cotangent, work)
     return xp.astype(op.backward(xp, config, residuals, cotangent), A.dtype)
 
@@ -68,8 +70,16 @@ def _adapter(A: Any) -> Any:
 
 
 def _check(xp: Any, A: Any, adapter: Any, config: Any) -> None:
+    """A's shape and dtype (always), its values (``check=True``, not while traced), and each
+    configured method's options against the matrix size."""
+    if not isinstance(config.check, bool):
+        raise SpectralError(f"`check` must be True or False, got {config.check!r}")
     values = adapter.inspectable(A) if config.check else None
     check_matrix(xp, A if values is None else values, check_values=values is not None)
+    for field in dataclasses.fields(config):
+        method = getattr(config, field.name)
+        if isinstance(method, Method):
+            method.check_size(A.shape[-1])
 
 
 def public_op(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

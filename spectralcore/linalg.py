@@ -16,7 +16,9 @@ import importlib
 import importlib.util
 from typing import Any
 
-from array_api_compat import is_torch_array
+from array_api_compat import device, is_torch_array
+
+from ._array import on_cpu
 
 from .method import EighResult
 from .registry import REGISTRY
@@ -53,6 +55,9 @@ def _cupy_installed() -> bool:
 
 
 def _cupy_eigh(xp: Any, A: Any) -> EighResult:
+    if on_cpu(A):
+        raise ValueError(f"solver='cupy' needs an array on a CUDA device, got one on {device(A)}; "
+                         "use solver='auto' or 'native' for host arrays")
     if not _cupy_installed():
         raise ValueError("solver='cupy' needs CuPy: pip install 'spectralcore[cuda13]' "
                          "(or [cuda12], matching the CUDA version nvidia-smi reports)")

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import numbers
+import types
+import typing
 from typing import Any, ClassVar
 
 from ._array import Array, congruence, diag_embed, off_diagonal, sym
@@ -57,6 +60,22 @@ class EighResult(tuple):
 DEFAULT_ACCURACY = 0.1  # claimed by a method that declares no accuracy and does not opt out
 
 _OPTION_DEFAULTS: dict[type, dict[str, Any]] = {}
+_OPTION_TYPES: dict[type, dict[str, tuple[tuple[type, ...], str]]] = {}
+_RUNTIME = {float: (numbers.Real, "a real number"), int: (numbers.Integral, "an int"), type(None): (type(None), "None")}
+
+
+def _admitted(hint: Any) -> tuple[tuple[type, ...], str]:
+    """The runtime types an option's annotation admits (float: any real, int: any integral,
+    never bool unless named) and how an error names them; (object,) when it is not a plain type."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    admitted, names = [], []
+    for arg in args:
+        if not isinstance(arg, type):
+            return (object,), "anything"
+        runtime, name = _RUNTIME.get(arg, (arg, arg.__name__))
+        admitted.append(runtime)
+        names.append(name)
+    return tuple(admitted), " or ".join(names)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,13 +108,37 @@ class Method(abc.ABC):
             _OPTION_DEFAULTS[cls] = {f.name: f.default for f in dataclasses.fields(cls)}
         return _OPTION_DEFAULTS[cls]
 
+    @classmethod
+    def option_types(cls) -> dict[str, tuple[tuple[type, ...], str]]:
+        """Per option, the runtime types its annotation admits and their name (cached per class)."""
+        if cls not in _OPTION_TYPES:
+            hints = typing.get_type_hints(cls)
+            _OPTION_TYPES[cls] = {f.name: _admitted(hints[f.name]) for f in dataclasses.fields(cls)}
+        return _OPTION_TYPES[cls]
+
     def options(self) -> dict[str, Any]:
         """This instance's option values."""
         return {name: getattr(self, name) for name in self.option_defaults()}
 
+    def __post_init__(self) -> None:
+        """Check each option's type against its annotation (``degree=True``, ``eps="big"`` are
+        errors naming the option), then the values: :meth:`validate`."""
+        for option, (admitted, expected) in self.option_types().items():
+            value = getattr(self, option)
+            if (isinstance(value, bool) and bool not in admitted) or not isinstance(value, admitted):
+                raise ValueError(f"{self.kind} method '{self.name}': option `{option}` must be {expected}, "
+                                 f"got {value!r} ({type(value).__name__})")
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the option values (their types are checked already); raise with :meth:`require`."""
+
+    def check_size(self, size: int) -> None:
+        """Check the options against the matrix size n, when a call is made (default: any n)."""
+
     def require(self, condition: bool, option: str, expected: str) -> None:
         """Raise a ValueError naming the method, the option, what was expected and what came:
-        ``self.require(self.eps > 0, "eps", "> 0")`` in ``__post_init__`` validates an option."""
+        ``self.require(self.eps > 0, "eps", "> 0")`` in :meth:`validate` checks an option."""
         if not condition:
             raise ValueError(f"{self.kind} method '{self.name}': option `{option}` must be {expected}, "
                              f"got {getattr(self, option)!r}")

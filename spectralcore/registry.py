@@ -120,7 +120,7 @@ class Registry:
                         raise SpectralError(f"{kind} method '{cls.name}' is defined twice: by "
                                             f"'{table[key].source}' ({table[key].cls.__qualname__}) and by "
                                             f"'{impl.plugin_name}' ({cls.__qualname__})")
-                    cls.option_defaults()  # validate and cache the options now, not inside a traced call
+                    cls.option_defaults(), cls.option_types()  # validate and cache now, not inside a traced call
                     table[key] = MethodInfo(kind, cls.name, cls, impl.plugin_name)
         return table
 

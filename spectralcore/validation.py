@@ -5,11 +5,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from array_api_compat import array_namespace, device, is_numpy_array
+
 from ._array import Array, dtype_eps
 
 
 class SpectralError(ValueError):
     """Invalid input to a spectralcore function."""
+
+
+def _type_name(x: Any) -> str:
+    return f"{type(x).__module__}.{type(x).__qualname__}"
 
 
 def working_dtype(xp: Any, dtype: Any) -> Any:
@@ -50,8 +56,22 @@ def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = Tru
                             f"check=False to skip the value checks")
 
 
-def check_cotangent(g: Array | None, expected_shape: tuple, *, name: str) -> None:
-    """Check a cotangent's shape against the output it belongs to (None means zero)."""
-    if g is not None and tuple(g.shape) != tuple(expected_shape):
+def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *, name: str) -> Array | None:
+    """A cotangent as an array of A's namespace ``xp``, checked against the shape of the output
+    it belongs to (None means zero). A NumPy array is converted (JAX's transforms hand NumPy
+    zeros around); anything else that is not an array of A's framework is an error."""
+    if g is None:
+        return None
+    try:
+        namespace = array_namespace(g)
+    except TypeError:
+        namespace = None
+    if namespace is not xp:
+        if namespace is None or not is_numpy_array(g):
+            raise SpectralError(f"cotangent `{name}` must be an array like A ({_type_name(A)}) or None, "
+                                f"got {_type_name(g)}")
+        g = xp.asarray(g, device=device(A))
+    if tuple(g.shape) != tuple(expected_shape):
         raise SpectralError(f"cotangent `{name}` must have shape {tuple(expected_shape)} (the shape of the "
                             f"output), got {tuple(g.shape)}")
+    return g

@@ -40,10 +40,17 @@ def test_native_equals_auto_off_gpu(rng):
     np.testing.assert_allclose(S @ S, a, atol=1e-12)
 
 
+def test_cupy_requested_for_a_host_array_is_a_clear_error(rng):
+    with pytest.raises(ValueError, match="solver='cupy' needs an array on a CUDA device, got one on cpu"):
+        sc.eigh(with_spectrum(rng, [1.0, 2.0]), solver="cupy")
+
+
 @pytest.mark.skipif(HAS_CUPY, reason="checks the error without CuPy")
 def test_cupy_requested_without_cupy_is_a_clear_error(rng):
+    strict = pytest.importorskip("array_api_strict")
+    A = strict.asarray(with_spectrum(rng, [1.0, 2.0]), device=strict.Device("device1"))  # not host memory
     with pytest.raises(ValueError, match="solver='cupy' needs CuPy"):
-        sc.eigh(with_spectrum(rng, [1.0, 2.0]), solver="cupy")
+        sc.eigh(A, solver="cupy")
 
 
 def test_cupy_solver_matches_torch_on_gpu(rng):
@@ -61,8 +68,9 @@ def test_cupy_solver_matches_torch_on_gpu(rng):
 
 @pytest.fixture
 def stand_in_cupy(monkeypatch):
-    """adapters/cupy_solver replaced by NumPy's eigh on the DLPack view, and CuPy reported
-    installed: the "cupy" route runs on CPU. Returns the list of array types it was called with."""
+    """adapters/cupy_solver replaced by NumPy's eigh on the DLPack view, CuPy reported installed
+    and arrays reported off the host: the "cupy" route runs on CPU. Returns the list of array
+    types it was called with."""
     from spectralcore import linalg
 
     calls = []
@@ -75,6 +83,7 @@ def stand_in_cupy(monkeypatch):
     stand_in.eigh = eigh
     monkeypatch.setitem(sys.modules, "spectralcore.adapters.cupy_solver", stand_in)
     monkeypatch.setattr(linalg, "_cupy_installed", lambda: True)
+    monkeypatch.setattr(linalg, "on_cpu", lambda A: False)
     return calls
 
 

@@ -135,7 +135,7 @@ def test_option_validation_helper_is_public():
     class Checked(HalfExact):
         name = "checked"
 
-        def __post_init__(self):
+        def validate(self):
             self.require(0 < self.scale <= 1, "scale", "in (0, 1]")
 
     with pytest.raises(ValueError, match=r"eigh-backward method 'checked': option `scale` must be in \(0, 1\], got 2"):

@@ -86,3 +86,60 @@ def test_cotangent_shape(a):
 def test_vjp_of_non_op():
     with pytest.raises(sc.SpectralError, match="vjp expects a spectralcore op"):
         sc.vjp(np.linalg.eigh, np.eye(2))
+
+
+# ------------------------------------------------------------------ misuse: raised when the call is made
+@pytest.mark.parametrize("call,message", [
+    (lambda A: sc.eigh(A, backward="taylor", eps="big"), r"option `eps` must be a real number, got 'big' \(str\)"),
+    (lambda A: sc.eigh(A, backward="taylor", degree=True), r"option `degree` must be an int, got True \(bool\)"),
+    (lambda A: sc.sqrtm(A, forward="mpa", m=2.5), r"option `m` must be an int, got 2.5"),
+    (lambda A: sc.eigh(A, backward="degenerate-safe", rtol="x"), r"option `rtol` must be a real number or None"),
+    (lambda A: sc.eigh(A, backward="topn", n=True), r"option `n` must be an int or a real number, got True"),
+    (lambda A: sc.eigh(A, backward="topn", n=4), r"option `n` must be at most the matrix size 3"),
+    (lambda A: sc.sqrtm(A, backward="topn", n=4), r"option `n` must be at most the matrix size 3"),
+    (lambda A: sc.eigh(A, check="yes"), r"`check` must be True or False, got 'yes'"),
+    (lambda A: sc.matrix_power(A, "x"), r"`p` must be a finite real number, got 'x'"),
+    (lambda A: sc.matrix_power(A, float("nan")), r"`p` must be a finite real number, got nan"),
+    (lambda A: sc.matrix_function(A, np.log, None), r"`df` must be a callable.*got None"),
+    (lambda A: sc.eigh(A, solver="cupy"), r"solver='cupy' needs an array on a CUDA device, got one on cpu"),
+])
+def test_misuse_is_an_error_at_the_call(a, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(a)
+
+
+def test_numpy_integers_and_floats_are_options(a):
+    w, _ = sc.eigh(a, backward="taylor", degree=np.int64(5), eps=np.float32(1e-2))
+    np.testing.assert_allclose(w, [1.0, 2.0, 3.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", [sc.sqrtm, sc.matrix_power])
+@pytest.mark.parametrize("bad,message", [
+    ((1, 2), r"must be an array like A \(numpy.ndarray\) or None, got builtins.tuple"),
+    ([np.eye(3)], r"got builtins.list"),
+    (1.0, r"got builtins.float"),
+    (np.eye(4), r"must have shape \(3, 3\) \(the shape of the output\), got \(4, 4\)"),
+])
+def test_pullback_names_the_op_and_the_bad_cotangent(a, op, bad, message):
+    _, pullback = sc.vjp(op, a, 0.5) if op is sc.matrix_power else sc.vjp(op, a)
+    with pytest.raises(sc.SpectralError, match=f"cotangent `{op.__name__}` .*{message}"):
+        pullback(bad)
+
+
+def test_cotangent_of_another_framework(a):
+    torch = pytest.importorskip("torch")
+    _, pullback = sc.vjp(sc.sqrtm, a)
+    with pytest.raises(sc.SpectralError, match="array like A \\(numpy.ndarray\\) or None, got torch.Tensor"):
+        pullback(torch.eye(3, dtype=torch.float64))
+
+
+def test_eigh_pullback_accepts_none_like_the_others(a):
+    _, pullback = sc.vjp(sc.eigh, a)
+    assert np.array_equal(pullback(None), np.zeros((3, 3)))
+
+
+def test_one_sample_has_no_covariance():
+    from spectralcore.layers import zca_state, zca_whitening
+
+    with pytest.raises(sc.SpectralError, match="at least 2 samples .* got 1"):
+        zca_whitening(np.ones((1, 4)), zca_state(4))

@@ -75,7 +75,10 @@ def moments(xp: Any, X: Array) -> tuple[Array, Array, Array]:
     """Mean μ (..., d), centred X̃ = X − μ1ᵀ and covariance X̃X̃ᵀ/M (..., d, d) of X (..., d, M).
 
     The biased (1/M) estimator: the one under which the whitened batch has identity covariance.
+    One sample (M = 1) has no covariance (it is 0 after centring): an error, not a silent 0.
     """
+    if X.shape[-1] < 2:
+        raise SpectralError(f"a covariance needs at least 2 samples (batch × spatial positions), got {X.shape[-1]}")
     mean = xp.mean(X, axis=-1)
     centred = X - mean[..., None]
     cov = sym(centred @ centred.mT / X.shape[-1])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from typing import Any, Callable
 
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, Method
+from ..validation import SpectralError
 from ..spectral import apply_function, daleckii_krein_vjp, divided_differences, eigen_cotangents
 from .base import MethodSlot, Op, resolve_methods
 
@@ -35,6 +38,10 @@ class SpectralConfig:
 
 def _configure(call: str, f: Callable, df: Callable, forward: str | Method, backward: str | Method,
                check: bool, options: dict[str, Any]) -> SpectralConfig:
+    for name, fn in (("f", f), ("df", df)):
+        if not callable(fn):
+            raise SpectralError(f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
+                                f"namespace{' (the derivative of f)' if name == 'df' else ''}, got {fn!r}")
     slots = [MethodSlot("forward", ("eigh-forward",), forward)]
     if backward != "exact":
         slots.append(MethodSlot("backward", ("eigh-backward",), backward))
@@ -43,7 +50,8 @@ def _configure(call: str, f: Callable, df: Callable, forward: str | Method, back
 
 
 class SpectralFunctionOp(Op):
-    name = "matrix_function"
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def forward(self, xp: Any, A: Any, config: SpectralConfig) -> tuple[Any, Any]:
         w, V = config.forward(xp, A)
@@ -63,10 +71,11 @@ class SpectralFunctionOp(Op):
         return tuple(out.shape)
 
 
-SPECTRAL = SpectralFunctionOp()
+MATRIX_FUNCTION = SpectralFunctionOp("matrix_function")
+MATRIX_POWER = SpectralFunctionOp("matrix_power")
 
 
-@public_op(SPECTRAL)
+@public_op(MATRIX_FUNCTION)
 def matrix_function(A: Any, f: Callable[[Any], Any], df: Callable[[Any], Any], *,
                     forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
                     **options: Any) -> Any:
@@ -82,10 +91,12 @@ def matrix_function(A: Any, f: Callable[[Any], Any], df: Callable[[Any], Any], *
     return _configure("matrix_function", f, df, forward, backward, check, options)
 
 
-@public_op(SPECTRAL)
+@public_op(MATRIX_POWER)
 def matrix_power(A: Any, p: float, *, forward: str | Method = "eigh", backward: str | Method = "exact",
                  check: bool = True, **options: Any) -> Any:
     """A^p = V Λ^p Vᵀ for symmetric ``A`` (p may be negative or fractional; then A must be
     positive (semi)definite, else the result has NaN). Backward as :func:`matrix_function`."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p):
+        raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")
     power = Power(float(p))
     return _configure("matrix_power", power.f, power.df, forward, backward, check, options)

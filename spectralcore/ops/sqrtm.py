@@ -30,6 +30,9 @@ class EigenvectorPath(SqrtmBackward):
     name = "eigenvector-path"
     inner: EighBackward | None = None
 
+    def check_size(self, size: int) -> None:
+        self.inner.check_size(size)
+
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         w, V = eigendecomposition(xp, A, saved)
         root = xp.sqrt(xp.clip(w, 0, None))

@@ -46,7 +46,7 @@ class SoftGap(RatioBackward):
     delta: float = 1e-3
     eps: float = 1e-3
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         finite_positive = lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v > 0  # noqa: E731
         self.require(finite_positive(self.delta), "delta", "a finite number > 0")
         self.require(finite_positive(self.eps), "eps", "a finite number > 0")

@@ -21,7 +21,7 @@ from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like, on_cpu, scale_matrix
-from spectralcore.normalize import DEFAULT, check_normalize, normalizer
+from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
 from spectralcore.polynomial_inverse import polynomial_solve
 from spectralcore.series import pade_floats
 
@@ -57,13 +57,13 @@ class MPA(SqrtmForward):
         P, Q = (sum(a * power for a, power in zip(coeffs, powers)) for coeffs in (p, q))
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
         if self.chosen_solve(A) == "lu":
-            return xp.linalg.solve(den, num), scale_matrix(xp.sqrt(c))
+            return xp.linalg.solve(den, num), root_scale(xp, A, c)
         try:
             ratio = polynomial_solve(xp, powers, den_coeffs, den, num)
         except ValueError as error:  # [m/n] so high that its float64 coefficients lose Q > 0
             raise ValueError(f"sqrtm-forward method 'mpa' [{self.m}/{self.n}] with solve='newton': {error}; "
                              f"use solve='lu' or a lower order") from error
-        return ratio, scale_matrix(xp.sqrt(c))
+        return ratio, root_scale(xp, A, c)
 
     def chosen_solve(self, A: Any) -> str:
         """"newton" or "lu": the ``solve`` option, with "auto" resolved for A's device."""

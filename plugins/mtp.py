@@ -14,7 +14,7 @@ from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix
-from spectralcore.normalize import DEFAULT, check_normalize, normalizer
+from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
 from spectralcore.series import binomial_floats
 
 
@@ -44,7 +44,7 @@ class MTP(SqrtmForward):
     def _series(self, xp: Any, A: Any, alpha: tuple[int, int]) -> Any:
         c = normalizer(xp, A, self.normalize)
         Z = eye_like(xp, A) - A / scale_matrix(c)
-        return matrix_horner(xp, Z, binomial_floats(alpha, self.degree)), scale_matrix(xp.sqrt(c))
+        return matrix_horner(xp, Z, binomial_floats(alpha, self.degree)), root_scale(xp, A, c)
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
         P, root = self._series(xp, A, (1, 2))

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix, sym
-from spectralcore.normalize import DEFAULT, check_normalize, normalizer
+from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
 
 
 class NewtonSchulzSteps(NamedTuple):
@@ -55,11 +55,11 @@ class NewtonSchulz(NewtonSchulzOptions, SqrtmForward):
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
         Y, _, saved = self.run(xp, A)
-        return Y * scale_matrix(xp.sqrt(saved.c)), saved
+        return Y * root_scale(xp, A, saved.c), saved
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
         _, Z, saved = self.run(xp, A)
-        return Z / scale_matrix(xp.sqrt(saved.c)), saved
+        return Z / root_scale(xp, A, saved.c), saved
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,6 +38,14 @@ def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Array
     return c
 
 
+def root_scale(xp: Any, A: Array, c: Array) -> Array:
+    """√c as (..., 1, 1), to scale an iteration on A / c back: f(A) = √c f(A / c) for the square
+    root. For the zero matrix c = 1 only to divide by; its scale is 0, so sqrtm(0) = 0 exactly
+    and invsqrtm(0) = inf, whatever the approximation gives at A / c = 0."""
+    zero = frobenius_norm(xp, A) == 0
+    return scale_matrix(xp.where(zero, xp.zeros_like(c), xp.sqrt(c)))
+
+
 def check_normalize(method: Any) -> None:
     """Validate a method's ``normalize`` option."""
     method.require(method.normalize in NORMALIZATIONS, "normalize", f"one of {NORMALIZATIONS}")

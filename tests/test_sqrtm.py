@@ -322,3 +322,15 @@ def test_float16_in_float16_out_computed_in_float32(rng, forward, options):
         for out, ref in ((s, exact), (w, np.linalg.inv(exact))):
             ulp = np.spacing(np.abs(ref).astype(np.float16)).astype(np.float64)
             assert np.all(np.abs(out.astype(np.float64) - ref) <= ulp)
+
+
+@pytest.mark.parametrize("forward", ["eigh", "mpa", "mtp", "newton-schulz"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_square_root_of_the_zero_matrix_is_zero(forward, dtype):
+    """c = 1 divides a zero matrix, but scaling back uses ‖A‖ = 0: exactly 0, not P(1)/Q(1)."""
+    Z = np.zeros((2, 4, 4), dtype=dtype)
+    S = sc.sqrtm(Z, forward=forward)
+    assert S.dtype == dtype and np.array_equal(S, np.zeros_like(Z))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        W = sc.invsqrtm(Z, forward=forward)
+    assert not np.any(np.isfinite(np.diagonal(W, axis1=-2, axis2=-1)))  # outside the domain: not a number

@@ -206,17 +206,13 @@ def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     import jax
     import jax.numpy as jnp
 
-    import spectralcore as sc
-
     A = SEPARATED.matrix
     cot = Cotangent.for_shape(A.shape)
     for op in s.ops:
-        role = s.roles(op)
         with b.precision(dtype):
             x = b.asarray(A.astype(dtype))
-            G = jnp.asarray(cot.G.astype(dtype))
 
-            def loss(a, op=op):
+            def loss(a, op=op, role=s.roles(op), G=jnp.asarray(cot.G.astype(dtype))):
                 out = op.fn(a, **role)
                 if op.name == "eigh":
                     w, V = out

@@ -2,7 +2,7 @@
 
 Sections (one module each in ``sections/``): the TPAMI 2021 proposition and gradient size
 against the gap; ICCV 2021 Table 6; ICLR 2022 Fig. 1c/1d; NeurIPS 2019 Table 1; speed;
-degenerate-input fuzzing of the bounded claim.
+degenerate-input fuzzing of the bounded claim; accuracy against the condition number.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Callable
 
 from .section import Claim, Config, Section
 
-SECTIONS = ("proposition", "pade_table", "iterative", "power_iterations", "speed", "fuzzing")
+SECTIONS = ("proposition", "pade_table", "iterative", "power_iterations", "speed", "fuzzing", "conditioning")
 
 
 def build(cfg: Config, progress: Callable[[str], None] | None = None,

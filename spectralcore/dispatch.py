@@ -12,7 +12,7 @@ from array_api_compat import array_namespace
 from .method import EighResult, Method
 from .ops.base import Op
 from .registry import REGISTRY
-from .validation import SpectralError, check_cotangent, check_matrix, working_dtype
+from .validation import SpectralError, check_cotangent, check_definite, check_matrix, working_dtype
 
 
 def _cast(xp: Any, out: Any, dtype: Any) -> Any:
@@ -58,7 +58,7 @@ def apply(op: Op, A: Any, config: Any) -> Any:
     """
     xp = array_namespace(A)
     adapter = _adapter(A)
-    _check(xp, A, adapter, config)
+    _check(xp, A, adapter, config, op)
     return adapter.apply(op, xp, A, config)
 
 
@@ -69,13 +69,22 @@ def _adapter(A: Any) -> Any:
     return adapter
 
 
-def _check(xp: Any, A: Any, adapter: Any, config: Any) -> None:
+def _described(op: Op, config: Any) -> str:
+    """The op and its forward method, for an error message: "sqrtm (forward 'mpa')"."""
+    forward = getattr(config, "forward", None)
+    return f"{op.name} (forward '{forward.name}')" if isinstance(forward, Method) else op.name
+
+
+def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op) -> None:
     """A's shape and dtype (always), its values (``check=True``, not while traced), and each
     configured method's options against the matrix size."""
     if not isinstance(config.check, bool):
         raise SpectralError(f"`check` must be True or False, got {config.check!r}")
     values = adapter.inspectable(A) if config.check else None
     check_matrix(xp, A if values is None else values, check_values=values is not None)
+    domain = op.domain(config)
+    if values is not None and domain is not None:
+        check_definite(xp, values, domain, what=_described(op, config))
     for field in dataclasses.fields(config):
         method = getattr(config, field.name)
         if isinstance(method, Method):
@@ -116,7 +125,7 @@ def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any,
     config = fn.configure(A, *args, **kwargs)
     xp = array_namespace(A)
     adapter = _adapter(A)
-    _check(xp, A, adapter, config)
+    _check(xp, A, adapter, config, op)
     numerics = getattr(adapter, "numerics", contextlib.nullcontext)
     with numerics():
         out, residuals = run_forward(op, xp, A, config)

@@ -75,3 +75,33 @@ def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *
         raise SpectralError(f"cotangent `{name}` must have shape {tuple(expected_shape)} (the shape of the "
                             f"output), got {tuple(g.shape)}")
     return g
+
+
+DOMAINS = {"psd": "positive semidefinite", "pd": "positive definite"}
+
+
+def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
+    """Check that A is positive semidefinite ("psd": λmin ≥ −δ) or definite ("pd": λmin > 0),
+    δ = √ε max|A| (the symmetry check's tolerance: rounding of a PSD matrix stays inside it).
+
+    The test is a Cholesky factorisation of A + δI (psd) or A (pd), about n³/3 flops, a third of
+    a matrix product; only a failure pays for the eigenvalues the error names.
+    """
+    work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
+    scale = float(xp.max(xp.abs(work))) if work.shape[-1] else 0.0
+    delta = dtype_eps(xp, work.dtype) ** 0.5 * scale
+    shifted = work + delta * xp.eye(work.shape[-1], dtype=work.dtype, device=device(work)) if domain == "psd" else work
+    try:
+        ok = bool(xp.all(xp.isfinite(xp.linalg.cholesky(shifted))))
+    except Exception:  # noqa: BLE001 - NumPy, torch and CuPy raise where JAX returns NaN
+        ok = False
+    if ok:
+        return
+    w = xp.linalg.eigvalsh(work)
+    lowest = float(xp.min(w))
+    if domain == "psd" and lowest >= -delta or domain == "pd" and lowest > 0:
+        return  # Cholesky's own rounding at the boundary: the eigenvalues say A is inside
+    bound = f">= -{delta:.3g} (-sqrt(eps) * max|A|)" if domain == "psd" else "> 0"
+    raise SpectralError(f"{what} needs a {DOMAINS[domain]} `A`: expected every eigenvalue {bound}, got "
+                        f"{lowest:.3g} (largest {float(xp.max(w)):.3g}); pass check=False to skip this check "
+                        "(the result is then not a number or wrong where A is outside)")

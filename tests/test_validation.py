@@ -143,3 +143,55 @@ def test_one_sample_has_no_covariance():
 
     with pytest.raises(sc.SpectralError, match="at least 2 samples .* got 1"):
         zca_whitening(np.ones((1, 4)), zca_state(4))
+
+
+# ------------------------------------------------------------------ definiteness (check=True)
+FORWARDS = ["eigh", "mpa", "mtp", "newton-schulz"]
+
+
+@pytest.mark.parametrize("forward", FORWARDS)
+@pytest.mark.parametrize("spectrum,op,lowest", [
+    ([-1.0, -1.0, -1.0], sc.sqrtm, "-1"),
+    ([2.0, 1.0, -1.0, 0.5], sc.sqrtm, "-1"),
+    ([2.0, 1.0, -1e-3], sc.sqrtm, "-0.001"),
+    ([2.0, 1.0, -1.0, 0.5], sc.invsqrtm, "-1"),
+    ([2.0, 1.0, 0.0], sc.invsqrtm, ""),
+])
+def test_outside_the_domain_is_an_error_naming_op_method_and_eigenvalue(rng, forward, spectrum, op, lowest):
+    A = with_spectrum(rng, spectrum)
+    what = "semidefinite" if op is sc.sqrtm else "definite"
+    with pytest.raises(sc.SpectralError, match=rf"{op.__name__} \(forward '{forward}'\) needs a positive {what} "
+                                               rf"`A`: .* got {lowest}"):
+        op(A, forward=forward)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rounding_below_zero_is_semidefinite(rng, dtype):
+    """−1e-7 λmax (a float32 covariance's rounding) is inside √ε max|A| in float32; a singular
+    covariance computed in float64 has eigenvalues ~1e-16 below zero."""
+    x = rng.standard_normal((6, 2))
+    cov = (x @ x.T / 2).astype(dtype)
+    spectrum = [-1e-7 * 2, 1.0, 2.0] if dtype == np.float32 else [-1e-12, 1.0, 2.0]
+    for A in (cov, with_spectrum(rng, spectrum).astype(dtype)):
+        assert np.all(np.isfinite(sc.sqrtm(A, forward="newton-schulz")))
+
+
+def test_matrix_power_domain_follows_p(rng):
+    A = with_spectrum(rng, [2.0, -1.0, 0.5])
+    np.testing.assert_allclose(sc.matrix_power(A, 2.0), A @ A, atol=1e-12)  # integer p: any symmetric A
+    with pytest.raises(sc.SpectralError, match="matrix_power .* needs a positive semidefinite"):
+        sc.matrix_power(A, 0.5)
+    with pytest.raises(sc.SpectralError, match="matrix_power .* needs a positive definite"):
+        sc.matrix_power(with_spectrum(rng, [2.0, 0.0, 0.5]), -0.5)
+    assert np.isnan(sc.matrix_power(A, 0.5, check=False)).any()  # check=False: NaN where A is outside
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_definiteness_on_other_backends(rng, backend):
+    mod = pytest.importorskip(backend)
+    A = with_spectrum(rng, [2.0, 1.0, -1.0])
+    x = mod.asarray(A) if backend == "torch" else mod.numpy.asarray(A)
+    with pytest.raises(sc.SpectralError, match="needs a positive semidefinite"):
+        sc.sqrtm(x, forward="mpa")
+    with pytest.raises(sc.SpectralError, match="needs a positive definite"):
+        sc.invsqrtm(x)

@@ -22,6 +22,11 @@ class Op(abc.ABC):
 
     name: str = ""
 
+    def domain(self, config: Any) -> str | None:
+        """Where the op is defined: "psd" (positive semidefinite), "pd" (positive definite) or
+        None (any symmetric matrix); checked on the values under ``check=True``."""
+        return None
+
     @abc.abstractmethod
     def forward(self, xp: Any, A: Any, config: Any) -> tuple[Any, Any]:
         """Return (output, residuals for the backward)."""

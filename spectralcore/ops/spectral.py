@@ -53,6 +53,14 @@ class SpectralFunctionOp(Op):
     def __init__(self, name: str) -> None:
         self.name = name
 
+    def domain(self, config: SpectralConfig) -> str | None:
+        """A^p for a non-integer p: positive semidefinite (p > 0) or definite (p < 0); any other
+        function: wherever f is defined, which the caller knows (NaN outside)."""
+        p = config.f.__self__.p if isinstance(getattr(config.f, "__self__", None), Power) else None
+        if p is None or float(p).is_integer():
+            return None
+        return "psd" if p > 0 else "pd"
+
     def forward(self, xp: Any, A: Any, config: SpectralConfig) -> tuple[Any, Any]:
         w, V = config.forward(xp, A)
         fw = config.f(w)

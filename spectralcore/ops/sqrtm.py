@@ -64,6 +64,9 @@ def _configure(call: str, forward: str | Method, backward: str | Method, check: 
 class SqrtmOp(Op):
     name = "sqrtm"
 
+    def domain(self, config: Any) -> str | None:
+        return "psd"
+
     def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
         S, saved = config.forward.sqrtm(xp, A)
         return S, (A, S, saved)
@@ -78,6 +81,9 @@ class SqrtmOp(Op):
 
 class InvSqrtmOp(SqrtmOp):
     name = "invsqrtm"
+
+    def domain(self, config: Any) -> str | None:
+        return "pd"
 
     def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
         W, saved = config.forward.invsqrtm(xp, A)

@@ -32,7 +32,7 @@ from .ops.spectral import matrix_function, matrix_power  # noqa: E402
 from .ops.sqrtm import invsqrtm, sqrtm  # noqa: E402
 from . import registry  # noqa: E402
 from .registry import MethodCatalog, MethodInfo, register  # noqa: E402
-from .validation import SpectralError  # noqa: E402
+from .validation import AccuracyWarning, SpectralError  # noqa: E402
 
 methods = MethodCatalog()
 registry.REGISTRY.manager  # noqa: B018 - build the registry now, not inside a traced call
@@ -40,6 +40,7 @@ registry.REGISTRY.manager  # noqa: B018 - build the registry now, not inside a t
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccuracyWarning",
     "EighBackward",
     "EighForward",
     "EighResult",

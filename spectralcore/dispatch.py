@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import warnings
 from typing import Any, Callable
 
 from array_api_compat import array_namespace
@@ -12,7 +13,8 @@ from array_api_compat import array_namespace
 from .method import EighResult, Method
 from .ops.base import Op
 from .registry import REGISTRY
-from .validation import SpectralError, check_cotangent, check_definite, check_matrix, working_dtype
+from .validation import (RESIDUAL_WARNING, AccuracyWarning, SpectralError, check_cotangent, check_definite,
+                         check_matrix, working_dtype)
 
 
 def _cast(xp: Any, out: Any, dtype: Any) -> Any:
@@ -58,8 +60,10 @@ def apply(op: Op, A: Any, config: Any) -> Any:
     """
     xp = array_namespace(A)
     adapter = _adapter(A)
-    _check(xp, A, adapter, config, op)
-    return adapter.apply(op, xp, A, config)
+    values = _check(xp, A, adapter, config, op)
+    out = adapter.apply(op, xp, A, config)
+    _check_result(xp, op, config, adapter, values, out, stacklevel=4)  # the user's call to sc.sqrtm(...)
+    return out
 
 
 def _adapter(A: Any) -> Any:
@@ -75,9 +79,10 @@ def _described(op: Op, config: Any) -> str:
     return f"{op.name} (forward '{forward.name}')" if isinstance(forward, Method) else op.name
 
 
-def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op) -> None:
+def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op) -> Any:
     """A's shape and dtype (always), its values (``check=True``, not while traced), and each
-    configured method's options against the matrix size."""
+    configured method's options against the matrix size. Returns A's readable values, or None
+    when they were not checked."""
     if not isinstance(config.check, bool):
         raise SpectralError(f"`check` must be True or False, got {config.check!r}")
     values = adapter.inspectable(A) if config.check else None
@@ -89,6 +94,27 @@ def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op) -> None:
         method = getattr(config, field.name)
         if isinstance(method, Method):
             method.check_size(A.shape[-1])
+    return values
+
+
+_WARNED: set[str] = set()  # "sqrtm (forward 'mpa')": warned once per process, then not checked again
+
+
+def _check_result(xp: Any, op: Op, config: Any, adapter: Any, values: Any, out: Any, stacklevel: int) -> None:
+    """Under check=True (values read), warn once per op and forward when an approximate forward's
+    result misses RESIDUAL_WARNING by the op's own residual (one or two matrix products)."""
+    if values is None or not op.residual_formula:
+        return
+    what = _described(op, config)
+    if what in _WARNED:
+        return
+    residual = op.residual(xp, values, adapter.inspectable(out), config)
+    if residual is not None and not residual <= RESIDUAL_WARNING:
+        _WARNED.add(what)
+        warnings.warn(f"{what}: relative residual {residual:.2g} > {RESIDUAL_WARNING:g} "
+                      f"({op.residual_formula}); for ill-conditioned or singular A raise the forward's degree or "
+                      "iterations (newton-schulz converges fastest), add a ridge (A + eps I) or use forward='eigh'; "
+                      "check=False skips this check", AccuracyWarning, stacklevel=stacklevel)
 
 
 def public_op(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -125,10 +151,11 @@ def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any,
     config = fn.configure(A, *args, **kwargs)
     xp = array_namespace(A)
     adapter = _adapter(A)
-    _check(xp, A, adapter, config, op)
+    values = _check(xp, A, adapter, config, op)
     numerics = getattr(adapter, "numerics", contextlib.nullcontext)
     with numerics():
         out, residuals = run_forward(op, xp, A, config)
+    _check_result(xp, op, config, adapter, values, out, stacklevel=3)  # the user's call to sc.vjp(...)
     shapes = op.cotangent_shapes(A, out)
 
     def pullback(cotangent: Any) -> Any:

@@ -14,6 +14,13 @@ class SpectralError(ValueError):
     """Invalid input to a spectralcore function."""
 
 
+class AccuracyWarning(UserWarning):
+    """An approximate forward's result is far from the exact one (its residual says so)."""
+
+
+RESIDUAL_WARNING = 1e-3  # relative residual above which check=True warns
+
+
 def _type_name(x: Any) -> str:
     return f"{type(x).__module__}.{type(x).__qualname__}"
 

@@ -195,3 +195,30 @@ def test_definiteness_on_other_backends(rng, backend):
         sc.sqrtm(x, forward="mpa")
     with pytest.raises(sc.SpectralError, match="needs a positive definite"):
         sc.invsqrtm(x)
+
+
+# ------------------------------------------------------------------ the residual warning (check=True)
+@pytest.fixture
+def fresh_warnings(monkeypatch):
+    from spectralcore import dispatch
+
+    monkeypatch.setattr(dispatch, "_WARNED", set())
+
+
+def test_an_inaccurate_result_warns_once_with_its_residual(fresh_warnings):
+    from spectralcore.report.sections.conditioning import geometric
+
+    A = geometric(16, 1e4)
+    with pytest.warns(sc.AccuracyWarning, match=r"sqrtm \(forward 'mpa'\): relative residual 0\.0\d+ > 0\.001"):
+        S = sc.sqrtm(A, forward="mpa")
+    np.testing.assert_allclose(np.linalg.norm(S @ S - A) / np.linalg.norm(A), 0.019, rtol=0.1)  # what it said
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sc.sqrtm(A, forward="mpa")  # once per op and forward
+        sc.sqrtm(A)  # eigh: exact, not checked
+        sc.invsqrtm(A, forward="newton-schulz", check=False)  # check=False: nothing runs
+        sc.invsqrtm(geometric(16, 3.0), forward="newton-schulz", iterations=8)  # accurate: silent
+    with pytest.warns(sc.AccuracyWarning, match=r"invsqrtm \(forward 'newton-schulz'\).*‖W A W − I‖"):
+        sc.vjp(sc.invsqrtm, A, forward="newton-schulz")

@@ -22,9 +22,16 @@ class Op(abc.ABC):
 
     name: str = ""
 
+    residual_formula: str = ""
+
     def domain(self, config: Any) -> str | None:
         """Where the op is defined: "psd" (positive semidefinite), "pd" (positive definite) or
         None (any symmetric matrix); checked on the values under ``check=True``."""
+        return None
+
+    def residual(self, xp: Any, A: Any, out: Any, config: Any) -> float | None:
+        """How far a result computed by an approximate method is from exact (``residual_formula``,
+        relative), checked under ``check=True``; None when there is nothing to check."""
         return None
 
     @abc.abstractmethod

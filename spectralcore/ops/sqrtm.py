@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .._array import dtype_eps
+from .._array import dtype_eps, eye_like, frobenius_norm
 from ..dispatch import public_op
 from ..method import EighBackward, Method, SqrtmBackward, SqrtmForward
 from ..linalg import eigendecomposition
@@ -63,9 +63,15 @@ def _configure(call: str, forward: str | Method, backward: str | Method, check: 
 
 class SqrtmOp(Op):
     name = "sqrtm"
+    residual_formula = "‖S S − A‖_F / ‖A‖_F"
 
     def domain(self, config: Any) -> str | None:
         return "psd"
+
+    def residual(self, xp: Any, A: Any, out: Any, config: SqrtmConfig) -> float | None:
+        if "exact" in config.forward.claims:
+            return None
+        return _relative(xp, out @ out - A, A)
 
     def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
         S, saved = config.forward.sqrtm(xp, A)
@@ -81,9 +87,16 @@ class SqrtmOp(Op):
 
 class InvSqrtmOp(SqrtmOp):
     name = "invsqrtm"
+    residual_formula = "‖W A W − I‖_F / ‖I‖_F"
 
     def domain(self, config: Any) -> str | None:
         return "pd"
+
+    def residual(self, xp: Any, A: Any, out: Any, config: SqrtmConfig) -> float | None:
+        if "exact" in config.forward.claims:
+            return None
+        eye = eye_like(xp, A)
+        return _relative(xp, out @ A @ out - eye, eye)
 
     def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
         W, saved = config.forward.invsqrtm(xp, A)
@@ -92,6 +105,12 @@ class InvSqrtmOp(SqrtmOp):
     def backward(self, xp: Any, config: SqrtmConfig, residuals: Any, gW: Any) -> Any:
         A, W, saved = residuals
         return xp.zeros_like(A) if gW is None else config.backward.vjp_inverse(xp, A, W, gW, saved)
+
+
+def _relative(xp: Any, difference: Any, reference: Any) -> float:
+    """max over the batch of ‖difference‖_F / ‖reference‖_F (a host read)."""
+    ratio = frobenius_norm(xp, difference) / frobenius_norm(xp, reference)
+    return float(xp.max(ratio))
 
 
 SQRTM = SqrtmOp()

@@ -102,8 +102,9 @@ def matrix_function(A: Any, f: Callable[[Any], Any], df: Callable[[Any], Any], *
 @public_op(MATRIX_POWER)
 def matrix_power(A: Any, p: float, *, forward: str | Method = "eigh", backward: str | Method = "exact",
                  check: bool = True, **options: Any) -> Any:
-    """A^p = V Λ^p Vᵀ for symmetric ``A`` (p may be negative or fractional; then A must be
-    positive (semi)definite, else the result has NaN). Backward as :func:`matrix_function`."""
+    """A^p = V Λ^p Vᵀ for symmetric ``A``. A non-integer p needs A positive semidefinite (p > 0)
+    or definite (p < 0): an error under ``check=True``, NaN with ``check=False``. Backward as
+    :func:`matrix_function`."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p):
         raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")
     power = Power(float(p))

@@ -123,8 +123,10 @@ _DOC = """Matrix {what} of symmetric positive {definite} ``A`` (..., n, n).
     ``"lyapunov"`` (ICLR 2022 Alg. 2), ``"exact"`` (S X + X S = gS solved in the eigenbasis),
     ``"newton-schulz"`` (the iteration's own backward) or any eigh backward name, used through
     the eigenvector path (``"taylor"``, ``"pade"``, ...). Options go to the named methods
-    that declare them (``degree=``, ``iterations=``, ``normalize=``). ``check=False`` skips
-    the finiteness and symmetry checks.
+    that declare them (``degree=``, ``iterations=``, ``normalize=``). ``check=True`` verifies
+    that A is finite, symmetric and positive {definite} (eigenvalues {bound}; an error names the
+    lowest), and warns once (``AccuracyWarning``) when an approximate forward's residual exceeds
+    1e-3; ``check=False`` skips all of it, and A outside the domain then gives NaN or nonsense.
     """
 
 
@@ -140,5 +142,7 @@ def invsqrtm(A: Any, *, forward: str | Method = "eigh", backward: str | Method =
     return _configure("invsqrtm", forward, backward, check, options)
 
 
-sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2")
-invsqrtm.__doc__ = _DOC.format(what="inverse square root W = A^{-1/2}", definite="definite", power="-1/2")
+sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2",
+                            bound="≥ −√ε max|A|")
+invsqrtm.__doc__ = _DOC.format(what="inverse square root W = A^{-1/2}", definite="definite", power="-1/2",
+                               bound="> 0")

@@ -20,11 +20,14 @@ class Case:
     matrix: np.ndarray
 
 
-def with_spectrum(spectrum: list[float], seed: int = SEED) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = len(spectrum)
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A random n × n orthogonal matrix (Haar: QR of a Gaussian matrix, signs fixed by R)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    q = q * np.sign(np.diag(r))
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+def with_spectrum(spectrum: list[float], seed: int = SEED) -> np.ndarray:
+    q = orthogonal(np.random.default_rng(seed), len(spectrum))
     a = (q * np.asarray(spectrum, dtype=np.float64)) @ q.T
     return (a + a.T) / 2
 

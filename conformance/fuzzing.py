@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .backends import Backend, available
-from .cases import Cotangent
+from .cases import Cotangent, orthogonal
 from .checks import BOUND
 from .runner import DTYPES, subjects
 from .subject import Op, Subject
@@ -36,11 +36,6 @@ SIZES = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64)
 FAMILIES = ("ties", "clusters", "near-ties", "zeros", "fewer samples", "dead channels", "one sample")
 POSITIVE = ("ties", "clusters", "near-ties")
 BATCH = 32
-
-
-def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
 
 def _spectrum(rng: np.random.Generator, n: int, family: str) -> np.ndarray:
@@ -70,7 +65,7 @@ def case(rng: np.random.Generator, n: int, family: str) -> np.ndarray:
             x[1:][rng.random(n - 1) < rng.uniform(0.1, 0.5)] = 0.0
         a = x @ x.T / samples
     else:
-        q = _orthogonal(rng, n)
+        q = orthogonal(rng, n)
         a = (q * _spectrum(rng, n, family)) @ q.T
     return scale * (a + a.T) / 2
 

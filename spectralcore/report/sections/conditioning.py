@@ -11,6 +11,7 @@ import numpy as np
 
 import spectralcore as sc
 
+from ...conformance.cases import orthogonal
 from ..section import Config, Section
 
 CONDITIONS = (10.0, 1e2, 1e3, 1e4, 1e6)
@@ -25,8 +26,7 @@ SETTINGS: dict[str, tuple[str, Callable[[int], dict[str, Any]], range]] = {
 
 def geometric(n: int, condition: float, seed: int = 7) -> np.ndarray:
     """Q diag(κ^{-i/(n-1)}) Qᵀ: eigenvalues from 1 down to 1/κ, evenly spaced in log."""
-    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, n)))
-    q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    q = orthogonal(np.random.default_rng(seed), n)
     a = (q * condition ** (-np.arange(n) / (n - 1))) @ q.T
     return (a + a.T) / 2
 

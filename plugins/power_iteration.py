@@ -12,7 +12,7 @@ from typing import Any
 from array_api_compat import device
 
 from spectralcore import EighBackward, EighForward, EighResult, hookimpl
-from spectralcore._array import dtype_eps, sym
+from spectralcore._array import rounding_floor, sym
 from spectralcore.linalg import symmetric_eigh
 
 
@@ -145,8 +145,7 @@ class PowerIterationBackward(EighBackward):
         zeros = xp.zeros_like(w)
         gw = zeros if gw is None else gw
         gV = xp.zeros_like(V) if gV is None else gV
-        floor = xp.maximum(n * dtype_eps(xp, A.dtype) * xp.max(xp.abs(w), axis=-1),
-                           xp.asarray(self.eps, dtype=w.dtype, device=device(w)))
+        floor = xp.maximum(rounding_floor(xp, w), xp.asarray(self.eps, dtype=w.dtype, device=device(w)))
         lams, M = [], A
         for i in range(n - 1, -1, -1):
             v = _column(V, i)

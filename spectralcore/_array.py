@@ -58,6 +58,14 @@ def dtype_eps(xp: Any, dtype: Any) -> float:
     return float(xp.finfo(dtype).eps)
 
 
+def rounding_floor(xp: Any, w: Array) -> Array:
+    """n ε max(max|λ|, tiny), shape (...): the eigensolver's backward error for eigenvalues w
+    (..., n); below it an eigenvalue cannot be told from zero (tiny, the smallest normal
+    number, keeps the floor positive for the zero matrix)."""
+    top = xp.clip(xp.max(xp.abs(w), axis=-1), xp.finfo(w.dtype).smallest_normal, None)
+    return w.shape[-1] * dtype_eps(xp, w.dtype) * top
+
+
 def pair_sign(xp: Any, w: Array) -> Array:
     """S_ij = +1 for j > i, −1 for j < i, 0 on the diagonal (index order, not value order).
 

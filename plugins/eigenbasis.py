@@ -13,7 +13,7 @@ from typing import Any
 
 from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore.linalg import SOLVERS, eigendecomposition, symmetric_eigh
-from spectralcore.spectral import apply_function, daleckii_krein_vjp
+from spectralcore.spectral import apply_function, daleckii_krein
 
 
 def _roots(xp: Any, w: Any) -> Any:
@@ -49,7 +49,11 @@ class ExactLyapunov(SqrtmBackward):
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         w, V = eigendecomposition(xp, A, saved)
         s = _roots(xp, w)
-        return daleckii_krein_vjp(V, 1 / (s[..., :, None] + s[..., None, :]), gS)
+        return daleckii_krein(V, 1 / (s[..., :, None] + s[..., None, :]), gS)
+
+    def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
+        """dS = V ((Vᵀ dA V) / (√λi + √λj)) Vᵀ: the Daleckii–Krein map is its own transpose."""
+        return self.vjp(xp, A, S, dA, saved)
 
 
 @hookimpl

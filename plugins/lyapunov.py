@@ -47,6 +47,11 @@ class Lyapunov(SqrtmBackward):
             B, C = B @ M, C @ M + B @ (C @ B - B @ C) / 2
         return sym(C / 2)
 
+    def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
+        """dS from S dS + dS S = dA: the same equation, so the same iteration (each step's map
+        C ↦ C M + ½ (B C B − B² C) is self-adjoint and the steps commute: polynomials in S)."""
+        return self.vjp(xp, A, S, dA, saved)
+
 
 @hookimpl
 def spectralcore_sqrtm_backward() -> list[type]:

@@ -105,6 +105,23 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
             return xp.zeros_like(gZ)
         return sym(gY / scale_matrix(saved.c))
 
+    def _tangents(self, xp: Any, saved: NewtonSchulzSteps, dA: Any) -> tuple[Any, Any]:
+        """(dY_K, dZ_K) by forward mode through the steps from dY₀ = sym(dA)/c, dZ₀ = 0:
+        dT = −(dZ Y + Z dY)/2, dY′ = dY T + Y dT, dZ′ = dT Z + T dZ (the transpose of :meth:`_backprop`)."""
+        dY, dZ = sym(dA) / scale_matrix(saved.c), xp.zeros_like(dA)
+        for Y, Z, T in saved.steps:
+            dT = -(dZ @ Y + Z @ dY) / 2
+            dY, dZ = dY @ T + Y @ dT, dT @ Z + T @ dZ
+        return dY, dZ
+
+    def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
+        saved = self._steps(xp, A, saved)
+        return self._tangents(xp, saved, dA)[0] * scale_matrix(xp.sqrt(saved.c))
+
+    def jvp_inverse(self, xp: Any, A: Any, W: Any, dA: Any, saved: Any) -> Any:
+        saved = self._steps(xp, A, saved)
+        return self._tangents(xp, saved, dA)[1] / scale_matrix(xp.sqrt(saved.c))
+
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
         return self._backprop(xp, saved, gS * scale_matrix(xp.sqrt(saved.c)), None)

@@ -109,6 +109,20 @@ def pi_vjp(xp: Any, M: Any, v: Any, g: Any, iterations: int, eps: Any) -> Any:
     return gM
 
 
+def pi_jvp(xp: Any, M: Any, v: Any, dM: Any, iterations: int, eps: Any) -> Any:
+    """The transpose of :func:`pi_vjp`: dv = Σ_{k=0..K−1} (I − v vᵀ) (M (I − v vᵀ)/λ)^k dM v / λ."""
+    Mv = _matvec(M, v)
+    lam = xp.sqrt(_dot(xp, Mv, Mv))
+    lam = xp.maximum(lam, xp.asarray(eps, dtype=lam.dtype, device=device(lam)))[..., None]
+    dv = xp.zeros_like(v)
+    t = _matvec(dM, v) / lam
+    for _ in range(iterations):
+        u = t - v * _dot(xp, v, t)[..., None]
+        dv = dv + u
+        t = _matvec(M, u) / lam
+    return dv
+
+
 @dataclasses.dataclass(frozen=True)
 class PowerIterationBackward(EighBackward):
     """SVD-PI (NeurIPS 2019 eq. 4): reverse mode through power iteration with deflation.
@@ -160,6 +174,25 @@ class PowerIterationBackward(EighBackward):
             g_v = _column(gV, i) - lam[..., None] * _matvec(G + G.mT, v) + 2 * (g_lam * lam)[..., None] * v
             G = G + g_lam[..., None, None] * _outer(v, v) + pi_vjp(xp, M, v, g_v, self.iterations, floor)
         return sym(G)
+
+    def jvp(self, xp: Any, A: Any, w: Any, V: Any, dA: Any) -> tuple[Any, Any]:
+        """Forward mode through the same graph, largest eigenvalue first: dvi = :func:`pi_jvp` on
+        the deflated Mi, dλi = viᵀ dMi vi + 2 λi viᵀ dvi, dM_{i+1} = dMi − dλi vi viᵀ − λi (dvi viᵀ + vi dviᵀ)."""
+        floor = xp.maximum(rounding_floor(xp, w), xp.asarray(self.eps, dtype=w.dtype, device=device(w)))
+        M, dM = A, sym(dA)
+        dws, dvs = [], []
+        for i in range(A.shape[-1] - 1, -1, -1):
+            v = _column(V, i)
+            lam = _dot(xp, v, _matvec(M, v))
+            dv = pi_jvp(xp, M, v, dM, self.iterations, floor)
+            dlam = _dot(xp, v, _matvec(dM, v)) + 2 * lam * _dot(xp, v, dv)
+            M = M - lam[..., None, None] * _outer(v, v)
+            dM = dM - dlam[..., None, None] * _outer(v, v) - lam[..., None, None] * (_outer(dv, v) + _outer(v, dv))
+            dws.append(dlam)
+            dvs.append(dv)
+        dws.reverse()
+        dvs.reverse()
+        return xp.stack(dws, axis=-1), xp.stack(dvs, axis=-1)
 
 
 @hookimpl

@@ -55,6 +55,10 @@ class TopN(KernelBackward):
             gw = xp.where(self.kept(xp, w), gw, xp.zeros_like(gw))
         return super().vjp(xp, A, w, V, gw, gV)
 
+    def jvp(self, xp: Any, A: Any, w: Any, V: Any, dA: Any) -> tuple[Any, Any]:
+        dw, dV = super().jvp(xp, A, w, V, dA)
+        return xp.where(self.kept(xp, w), dw, xp.zeros_like(dw)), dV
+
 
 @hookimpl
 def spectralcore_eigh_backward() -> list[type]:

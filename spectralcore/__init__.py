@@ -16,12 +16,13 @@ _root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isdir(_os.path.join(_root, "plugins")):
     __path__.append(_os.path.join(_root))  # noqa: F821 - the package's own __path__
 
-from .dispatch import vjp  # noqa: E402
+from .dispatch import jvp, linearize, vjp  # noqa: E402
 from .hooks import hookimpl  # noqa: E402
 from .method import (  # noqa: E402
     EighBackward,
     EighForward,
     EighResult,
+    ForwardModeError,
     KernelBackward,
     Method,
     SqrtmBackward,
@@ -44,6 +45,7 @@ __all__ = [
     "EighBackward",
     "EighForward",
     "EighResult",
+    "ForwardModeError",
     "KernelBackward",
     "Method",
     "MethodInfo",
@@ -53,6 +55,8 @@ __all__ = [
     "eigh",
     "hookimpl",
     "invsqrtm",
+    "jvp",
+    "linearize",
     "matrix_function",
     "matrix_power",
     "methods",

@@ -50,6 +50,18 @@ def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, shapes: A
     return xp.astype(op.backward(xp, config, residuals, cotangent), A.dtype)
 
 
+def run_jvp(op: Op, xp: Any, A: Any, config: Any, residuals: Any, tangent: Any) -> Any:
+    """Validate the tangent dA (A's shape; None is zero), run op.jvp in the working dtype, return
+    the output tangent(s) in A's dtype."""
+    work = working_dtype(xp, A.dtype)
+    tangent = check_cotangent(xp, A, tangent, tuple(A.shape), name=f"d{op.name}", role="tangent")
+    tangent = xp.zeros_like(A, dtype=work) if tangent is None else xp.astype(tangent, work)
+    out = op.jvp(xp, config, residuals, tangent)
+    if isinstance(out, tuple):
+        return tuple(xp.astype(t, A.dtype) for t in out)
+    return xp.astype(out, A.dtype)
+
+
 def apply(op: Op, A: Any, config: Any) -> Any:
     """Validate A, pick the adapter that claims its type, and run the op through it.
 
@@ -138,16 +150,12 @@ def public_op(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
-def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
-    """``out, pullback = vjp(sc.eigh, A, backward="taylor")``; ``pullback(cotangent)`` is gA.
-
-    Works on any Array-API array (NumPy, CuPy, array-api-strict, torch, jax) without the
-    framework's autodiff. The cotangent has the output's structure: ``(gw, gV)`` for eigh
-    (either may be None, meaning zero), one array otherwise.
-    """
+def _explicit(name: str, fn: Callable[..., Any], A: Any, args: Any, kwargs: Any) -> tuple[Op, Any, Any, Any, Any, Any]:
+    """The forward of an explicit-derivative call (``vjp``, ``linearize``): (op, config, xp,
+    numerics context, out, residuals), with the same checks as the public function."""
     op = getattr(fn, "op", None)
     if op is None:
-        raise SpectralError(f"vjp expects a spectralcore op (sc.eigh, sc.sqrtm, sc.invsqrtm, sc.matrix_power, "
+        raise SpectralError(f"{name} expects a spectralcore op (sc.eigh, sc.sqrtm, sc.invsqrtm, sc.matrix_power, "
                             f"sc.matrix_function), got {fn!r}")
     config = fn.configure(A, *args, **kwargs)
     xp = array_namespace(A)
@@ -156,7 +164,18 @@ def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any,
     numerics = getattr(adapter, "numerics", contextlib.nullcontext)
     with numerics():
         out, residuals = run_forward(op, xp, A, config)
-    _check_result(xp, op, config, adapter, values, out, stacklevel=3)  # the user's call to sc.vjp(...)
+    _check_result(xp, op, config, adapter, values, out, stacklevel=4)  # the user's call to sc.vjp(...)
+    return op, config, xp, numerics, out, residuals
+
+
+def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
+    """``out, pullback = vjp(sc.eigh, A, backward="taylor")``; ``pullback(cotangent)`` is gA.
+
+    Works on any Array-API array (NumPy, CuPy, array-api-strict, torch, jax) without the
+    framework's autodiff. The cotangent has the output's structure: ``(gw, gV)`` for eigh
+    (either may be None, meaning zero), one array otherwise.
+    """
+    op, config, xp, numerics, out, residuals = _explicit("vjp", fn, A, args, kwargs)
     shapes = op.cotangent_shapes(A, out)
 
     def pullback(cotangent: Any) -> Any:
@@ -164,3 +183,26 @@ def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any,
             return run_backward(op, xp, A, config, residuals, shapes, cotangent)
 
     return out, pullback
+
+
+def linearize(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
+    """``out, pushforward = linearize(sc.sqrtm, A, backward="lyapunov")``; ``pushforward(dA)`` is
+    the output's tangent: ``(dw, dV)`` for eigh, one array otherwise.
+
+    Forward mode with the configured backward method's JVP, the transpose of its VJP:
+    ⟨pushforward(dA), G⟩ = ⟨dA, pullback(G)⟩. A method that defines no JVP raises
+    :class:`ForwardModeError` naming it. Works on any Array-API array, like :func:`vjp`.
+    """
+    op, config, xp, numerics, out, residuals = _explicit("linearize", fn, A, args, kwargs)
+
+    def pushforward(tangent: Any) -> Any:
+        with numerics():
+            return run_jvp(op, xp, A, config, residuals, tangent)
+
+    return out, pushforward
+
+
+def jvp(fn: Callable[..., Any], A: Any, tangent: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """``out, dout = jvp(sc.sqrtm, A, dA, forward="mpa")``: :func:`linearize` applied once."""
+    out, pushforward = linearize(fn, A, *args, **kwargs)
+    return out, pushforward(tangent)

@@ -100,6 +100,10 @@ class Method(abc.ABC):
             return cls.accuracy
         return 1e-8 if "exact" in cls.claims else DEFAULT_ACCURACY
 
+    def is_exact(self) -> bool:
+        """Whether this configured method computes the analytic result (claims ``"exact"``)."""
+        return "exact" in self.claims
+
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
         """Every option and its default value, in declaration order (cached per class, so a
@@ -154,14 +158,32 @@ class EighForward(Method):
         ...
 
 
+class ForwardModeError(NotImplementedError):
+    """A method that defines only a VJP was asked for forward mode (a JVP)."""
+
+
 class EighBackward(Method):
-    """Computes gA from (A, w, V, gw, gV); gw or gV is None when that cotangent is zero."""
+    """Computes gA from (A, w, V, gw, gV); gw or gV is None when that cotangent is zero.
+
+    :meth:`jvp` is the same approximation in forward mode, (dw, dV) from dA: the transpose of
+    the linear map gA = vjp(gw, gV), so ⟨dw, gw⟩ + ⟨dV, gV⟩ = ⟨dA, gA⟩ (checked by the
+    conformance suite). A method without one works in reverse mode only.
+    """
 
     kind: ClassVar[str] = "eigh-backward"
 
     @abc.abstractmethod
     def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
         ...
+
+    def jvp(self, xp: Any, A: Array, w: Array, V: Array, dA: Array) -> tuple[Array, Array]:
+        """(dw, dV) for a tangent dA: the transpose of :meth:`vjp`."""
+        raise no_jvp(self)
+
+    @classmethod
+    def has_jvp(cls) -> bool:
+        """Whether this method defines a JVP (forward mode)."""
+        return cls.jvp is not EighBackward.jvp
 
 
 class KernelBackward(EighBackward):
@@ -178,14 +200,23 @@ class KernelBackward(EighBackward):
         """K̃ of shape (..., n, n) from ascending eigenvalues w (..., n)."""
         ...
 
+    def masked_kernel(self, xp: Any, w: Array) -> Array:
+        """K̃ with its diagonal set to 0, whatever :meth:`kernel` holds there (0, inf, NaN)."""
+        kernel = self.kernel(xp, w)
+        return xp.where(off_diagonal(xp, w), kernel, xp.zeros_like(kernel))
+
     def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
         inner = xp.zeros_like(A)
-        if gV is not None:  # the kernel's diagonal is never used: whatever it holds (0, inf, NaN)
-            kernel = xp.where(off_diagonal(xp, w), self.kernel(xp, w), xp.zeros_like(A))
-            inner = kernel * (V.mT @ gV)
+        if gV is not None:
+            inner = self.masked_kernel(xp, w) * (V.mT @ gV)
         if gw is not None:
             inner = inner + diag_embed(xp, gw)
         return sym(congruence(V, inner))
+
+    def jvp(self, xp: Any, A: Array, w: Array, V: Array, dA: Array) -> tuple[Array, Array]:
+        """dw = diag(Vᵀ dA V), dV = V (K̃ ∘ (Vᵀ dA V)) for symmetric dA: the transpose of :meth:`vjp`."""
+        rotated = V.mT @ sym(dA) @ V
+        return xp.linalg.diagonal(rotated), V @ (self.masked_kernel(xp, w) * rotated)
 
 
 class SqrtmForward(Method):
@@ -223,5 +254,27 @@ class SqrtmBackward(Method):
     def vjp_inverse(self, xp: Any, A: Array, W: Array, gW: Array, saved: Any) -> Array:
         return self.vjp(xp, A, A @ W, -(W @ gW @ W), saved)
 
+    def jvp(self, xp: Any, A: Array, S: Array, dA: Array, saved: Any) -> Array:
+        """dS for a tangent dA (S dS + dS S = dA, approximated as the backward does): the
+        transpose of :meth:`vjp`. A method without one works in reverse mode only."""
+        raise no_jvp(self)
+
+    def jvp_inverse(self, xp: Any, A: Array, W: Array, dA: Array, saved: Any) -> Array:
+        """dW = −W dS W with dS = :meth:`jvp` at S = A W: the transpose of :meth:`vjp_inverse`."""
+        return -(W @ self.jvp(xp, A, A @ W, dA, saved) @ W)
+
+    @classmethod
+    def has_jvp(cls) -> bool:
+        """Whether this method defines a JVP (forward mode)."""
+        return cls.jvp is not SqrtmBackward.jvp
+
     def check_forward(self, forward: "SqrtmForward") -> None:
         """Raise a ValueError if this backward cannot follow ``forward`` (default: any may)."""
+
+
+def no_jvp(method: Method) -> ForwardModeError:
+    """The error for forward mode through a method that defines only a VJP."""
+    return ForwardModeError(
+        f"{method.kind} method '{method.name}' defines no jvp, so forward mode (jax.jvp, jax.jacfwd, "
+        f"torch.func.jvp, torch.func.jacfwd, torch.autograd.forward_ad, sc.jvp, hessians) is not available with it; "
+        f"use reverse mode, or give the method a jvp (the transpose of its vjp; KernelBackward subclasses have one)")

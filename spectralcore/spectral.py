@@ -4,8 +4,9 @@ For symmetric A = V Λ Vᵀ and an elementwise f, the Fréchet derivative is (Da
 
     dF = V (Γ ∘ (Vᵀ dA V)) Vᵀ,   Γ_ij = (f(λi) − f(λj)) / (λi − λj),   Γ_ii = f′(λi),
 
-so the VJP is gA = V (Γ ∘ (Vᵀ gF V)) Vᵀ (Γ is symmetric). Γ is exact at ties, where the
-eigh route ("V f(Λ) Vᵀ differentiated through eigh") is not.
+and the VJP is the same map, gA = V (Γ ∘ (Vᵀ gF V)) Vᵀ (Γ is symmetric, so the map is its
+own transpose). Γ is exact at ties, where the eigh route ("V f(Λ) Vᵀ differentiated through
+eigh") is not.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def divided_differences(xp: Any, w: Array, f: ElementwiseFn, df: ElementwiseFn) 
     return xp.where(near, (dfi + 4 * dfm + dfj) / 6, quotient)
 
 
-def daleckii_krein_vjp(V: Array, gamma: Array, gF: Array) -> Array:
-    """gA = V (Γ ∘ (Vᵀ sym(gF) V)) Vᵀ."""
-    return congruence(V, gamma * (V.mT @ sym(gF) @ V))
+def daleckii_krein(V: Array, gamma: Array, X: Array) -> Array:
+    """V (Γ ∘ (Vᵀ sym(X) V)) Vᵀ: the JVP dF for X = dA and, being self-adjoint, the VJP gA for X = gF."""
+    return congruence(V, gamma * (V.mT @ sym(X) @ V))
 
 
 def eigen_cotangents(xp: Any, V: Array, gF: Array, fw: Array, dfw: Array) -> tuple[Array, Array]:
@@ -59,3 +60,10 @@ def eigen_cotangents(xp: Any, V: Array, gF: Array, fw: Array, dfw: Array) -> tup
     gw = dfw * xp.sum(V * (gF @ V), axis=-2)
     return gw, gV
 
+
+
+def eigen_tangent(V: Array, dw: Array, dV: Array, fw: Array, dfw: Array) -> Array:
+    """dF of F = V f(Λ) Vᵀ from (dw, dV): dF = dV f(Λ) Vᵀ + V f(Λ) dVᵀ + V diag(f′(λ) dw) Vᵀ,
+    the transpose of :func:`eigen_cotangents` (the eigenvector path in forward mode)."""
+    half = (dV * fw[..., None, :]) @ V.mT
+    return half + half.mT + apply_function(V, dfw * dw)

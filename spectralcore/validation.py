@@ -63,7 +63,8 @@ def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = Tru
                             f"check=False to skip the value checks")
 
 
-def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *, name: str) -> Array | None:
+def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *, name: str,
+                    role: str = "cotangent") -> Array | None:
     """A cotangent as an array of A's namespace ``xp``, checked against the shape of the output
     it belongs to (None means zero). A NumPy array is converted (JAX's transforms hand NumPy
     zeros around); anything else that is not an array of A's framework is an error."""
@@ -75,12 +76,12 @@ def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *
         namespace = None
     if namespace is not xp:
         if namespace is None or not is_numpy_array(g):
-            raise SpectralError(f"cotangent `{name}` must be an array like A ({_type_name(A)}) or None, "
+            raise SpectralError(f"{role} `{name}` must be an array like A ({_type_name(A)}) or None, "
                                 f"got {_type_name(g)}")
         g = xp.asarray(g, device=device(A))
     if tuple(g.shape) != tuple(expected_shape):
-        raise SpectralError(f"cotangent `{name}` must have shape {tuple(expected_shape)} (the shape of the "
-                            f"output), got {tuple(g.shape)}")
+        raise SpectralError(f"{role} `{name}` must have shape {tuple(expected_shape)} (the shape of "
+                            f"{'A' if role == 'tangent' else 'the output'}), got {tuple(g.shape)}")
     return g
 
 

@@ -43,8 +43,24 @@ class Op(abc.ABC):
         """Return gA for the output cotangent (already validated, in the working dtype)."""
 
     @abc.abstractmethod
+    def jvp(self, xp: Any, config: Any, residuals: Any, tangent: Any) -> Any:
+        """Return the output tangent for the tangent dA of A (validated, in the working dtype): the
+        transpose of :meth:`backward`, so ⟨jvp(dA), cotangent⟩ = ⟨dA, backward(cotangent)⟩."""
+
+    @abc.abstractmethod
     def cotangent_shapes(self, A: Any, out: Any) -> Any:
         """The shape(s) a cotangent must have: a tuple, or one tuple per output."""
+
+
+def configured_methods(config: Any) -> list[Method]:
+    """The methods of a configuration (an op's frozen dataclass), in field order."""
+    return [m for m in (getattr(config, f.name) for f in dataclasses.fields(config)) if isinstance(m, Method)]
+
+
+def exactly_differentiable(config: Any) -> bool:
+    """Whether every configured method is exact (``Method.is_exact``), so that the op's derivative
+    may itself be differentiated (second order); a Daleckii–Krein backward (None) is exact."""
+    return all(method.is_exact() for method in configured_methods(config))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,6 +31,10 @@ class EighOp(Op):
             return xp.zeros_like(A)
         return config.backward.vjp(xp, A, w, V, gw, gV)
 
+    def jvp(self, xp: Any, config: EighConfig, residuals: Any, dA: Any) -> tuple[Any, Any]:
+        A, (w, V) = residuals
+        return config.backward.jvp(xp, A, w, V, dA)
+
     def cotangent_shapes(self, A: Any, out: EighResult) -> tuple[tuple, tuple]:
         return tuple(out[0].shape), tuple(out[1].shape)
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, Method
 from ..validation import SpectralError
-from ..spectral import apply_function, daleckii_krein_vjp, divided_differences, eigen_cotangents
+from ..spectral import apply_function, daleckii_krein, divided_differences, eigen_cotangents, eigen_tangent
 from .base import MethodSlot, Op, resolve_methods
 
 
@@ -71,9 +71,16 @@ class SpectralFunctionOp(Op):
         if gF is None:
             return xp.zeros_like(A)
         if config.backward is None:
-            return daleckii_krein_vjp(V, divided_differences(xp, w, config.f, config.df), gF)
+            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df), gF)
         gw, gV = eigen_cotangents(xp, V, gF, fw, config.df(w))
         return config.backward.vjp(xp, A, w, V, gw, gV)
+
+    def jvp(self, xp: Any, config: SpectralConfig, residuals: Any, dA: Any) -> Any:
+        A, w, V, fw = residuals
+        if config.backward is None:
+            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df), dA)
+        dw, dV = config.backward.jvp(xp, A, w, V, dA)
+        return eigen_tangent(V, dw, dV, fw, config.df(w))
 
     def cotangent_shapes(self, A: Any, out: Any) -> tuple:
         return tuple(out.shape)

@@ -9,7 +9,7 @@ from .._array import eye_like, frobenius_norm, rounding_floor
 from ..dispatch import public_op
 from ..method import EighBackward, Method, SqrtmBackward, SqrtmForward
 from ..linalg import eigendecomposition
-from ..spectral import eigen_cotangents
+from ..spectral import eigen_cotangents, eigen_tangent
 from .base import MethodSlot, Op, resolve_methods
 
 
@@ -33,12 +33,28 @@ class EigenvectorPath(SqrtmBackward):
     def check_size(self, size: int) -> None:
         self.inner.check_size(size)
 
-    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
+    def is_exact(self) -> bool:
+        return self.inner.is_exact()
+
+    @classmethod
+    def has_jvp(cls) -> bool:
+        return True  # whether its inner method has one is checked when it is called
+
+    def _roots(self, xp: Any, A: Any, saved: Any) -> tuple[Any, Any, Any, Any]:
+        """(w, V, √λ, the floored 1/(2√λ))."""
         w, V = eigendecomposition(xp, A, saved)
         root = xp.sqrt(xp.clip(w, 0, None))
-        droot = 1 / (2 * xp.sqrt(xp.maximum(w, rounding_floor(xp, w)[..., None])))
+        return w, V, root, 1 / (2 * xp.sqrt(xp.maximum(w, rounding_floor(xp, w)[..., None])))
+
+    def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
+        w, V, root, droot = self._roots(xp, A, saved)
         gw, gV = eigen_cotangents(xp, V, gS, root, droot)
         return self.inner.vjp(xp, A, w, V, gw, gV)
+
+    def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
+        w, V, root, droot = self._roots(xp, A, saved)
+        dw, dV = self.inner.jvp(xp, A, w, V, dA)
+        return eigen_tangent(V, dw, dV, root, droot)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +94,10 @@ class SqrtmOp(Op):
         A, S, saved = residuals
         return xp.zeros_like(A) if gS is None else config.backward.vjp(xp, A, S, gS, saved)
 
+    def jvp(self, xp: Any, config: SqrtmConfig, residuals: Any, dA: Any) -> Any:
+        A, S, saved = residuals
+        return config.backward.jvp(xp, A, S, dA, saved)
+
     def cotangent_shapes(self, A: Any, out: Any) -> tuple:
         return tuple(out.shape)
 
@@ -100,6 +120,10 @@ class InvSqrtmOp(SqrtmOp):
     def backward(self, xp: Any, config: SqrtmConfig, residuals: Any, gW: Any) -> Any:
         A, W, saved = residuals
         return xp.zeros_like(A) if gW is None else config.backward.vjp_inverse(xp, A, W, gW, saved)
+
+    def jvp(self, xp: Any, config: SqrtmConfig, residuals: Any, dA: Any) -> Any:
+        A, W, saved = residuals
+        return config.backward.jvp_inverse(xp, A, W, dA, saved)
 
 
 def _relative(xp: Any, difference: Any, reference: Any) -> float:

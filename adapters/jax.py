@@ -17,10 +17,11 @@ import functools
 import sys
 from typing import Any
 
-from spectralcore.dispatch import run_backward, run_forward
+from spectralcore.dispatch import run_backward, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
-from spectralcore.method import EighResult
-from spectralcore.ops.base import Op
+from spectralcore.method import EighResult, no_jvp
+from spectralcore.ops.base import (Op, configured_methods, exactly_differentiable, forward_mode_available,
+                                   second_order_error)
 
 
 @functools.cache
@@ -42,16 +43,19 @@ def _numerics() -> Any:
     return jax.default_matmul_precision("highest")
 
 
-@functools.cache
-def _custom_vjp() -> Any:
-    import jax
-    from array_api_compat import array_namespace
+def _dense(cot: Any) -> Any:
+    """A cotangent JAX knows to be zero arrives as SymbolicZero: pass None (zero), so that an
+    unused output never multiplies an infinite kernel entry (0 · inf = NaN at ties)."""
     from jax.custom_derivatives import SymbolicZero
 
-    def dense(cot: Any) -> Any:
-        """A cotangent JAX knows to be zero arrives as SymbolicZero: pass None (zero), so that
-        an unused output never multiplies an infinite kernel entry (0 · inf = NaN at ties)."""
-        return None if isinstance(cot, SymbolicZero) else cot
+    return None if isinstance(cot, SymbolicZero) else cot
+
+
+@functools.cache
+def _custom_vjp() -> Any:
+    """Reverse mode only, for configurations with a VJP-only method."""
+    import jax
+    from array_api_compat import array_namespace
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
     def spectral(op: Op, config: Any, A: Any) -> Any:
@@ -67,9 +71,9 @@ def _custom_vjp() -> Any:
     def backward(op: Op, config: Any, saved: Any, cot: Any) -> Any:
         A, residuals = saved
         if isinstance(cot, EighResult):
-            shapes, cot = (tuple(cot[0].shape), tuple(cot[1].shape)), (dense(cot[0]), dense(cot[1]))
+            shapes, cot = (tuple(cot[0].shape), tuple(cot[1].shape)), (_dense(cot[0]), _dense(cot[1]))
         else:
-            shapes, cot = tuple(A.shape), dense(cot)
+            shapes, cot = tuple(A.shape), _dense(cot)
         with _numerics():
             gA = run_backward(op, array_namespace(A), A, config, residuals, shapes, cot)
         return (gA,)
@@ -78,9 +82,65 @@ def _custom_vjp() -> Any:
     return spectral
 
 
+@functools.cache
+def _custom_jvp() -> Any:
+    """Forward mode by the configured method's JVP; JAX transposes it for reverse mode (the
+    JVP is the exact transpose of the method's VJP, so the numbers agree to rounding)."""
+    import jax
+    import numpy as np
+    from array_api_compat import array_namespace
+
+    @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+    def spectral(op: Op, config: Any, A: Any) -> Any:
+        with _numerics():
+            return run_forward(op, array_namespace(A), A, config)[0]
+
+    @spectral.defjvp
+    def rule(op: Op, config: Any, primals: Any, tangents: Any) -> Any:
+        (A,), (dA,) = primals, tangents
+        if not exactly_differentiable(config):
+            A = _differentiable_once(op, config)(A)
+        xp = array_namespace(A)
+        with _numerics():
+            out, residuals = run_forward(op, xp, A, config)
+            tangent = run_jvp(op, xp, A, config, residuals, dA)
+        if isinstance(out, EighResult):
+            accepted = None if out.accepted is None else np.zeros(out.accepted.shape, jax.dtypes.float0)
+            return out, EighResult(tangent[0], tangent[1], accepted)
+        return out, tangent
+
+    return spectral
+
+
+@functools.cache
+def _differentiable_once(op: Op, config: Any) -> Any:
+    """Identity on A inside the JVP rule of an approximate configuration; differentiating the
+    rule itself (a second derivative: hessian, jacfwd of grad) raises instead of returning the
+    derivative of an approximation as if it were the op's."""
+    import jax
+
+    @jax.custom_jvp
+    def once(A: Any) -> Any:
+        return A
+
+    @once.defjvp
+    def refuse(primals: Any, tangents: Any) -> Any:
+        raise second_order_error(op, config)
+
+    return once
+
+
 class JaxAdapter:
     def apply(self, op: Op, xp: Any, A: Any, config: Any) -> Any:
-        return _custom_vjp()(op, config, A)
+        if forward_mode_available(config):
+            return _custom_jvp()(op, config, A)
+        try:
+            return _custom_vjp()(op, config, A)
+        except TypeError as error:  # JAX refuses jvp of a custom_vjp function: name the method
+            if "forward-mode" not in str(error):
+                raise
+            missing = [m for m in configured_methods(config) if not m.has_jvp()]
+            raise no_jvp(getattr(missing[0], "inner", missing[0])) from error
 
     def inspectable(self, A: Any) -> Any:
         import jax

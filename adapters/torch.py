@@ -15,16 +15,17 @@ import sys
 from contextlib import nullcontext
 from typing import Any
 
-from spectralcore.dispatch import run_backward, run_forward
+from spectralcore.dispatch import run_backward, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult
-from spectralcore.ops.base import Op
+from spectralcore.ops.base import Op, exactly_differentiable, second_order_error
 from spectralcore.trace_constants import add_marker
 
 
-def _flatten(tree: Any, leaves: list) -> Any:
-    """Replace every tensor in a tree of tuples (NamedTuples and EighResult kept) and Nones
-    by its index in ``leaves``; the spec records each tuple's class."""
+def _flatten(tree: Any, known: dict[int, int], leaves: list) -> Any:
+    """Replace every tensor in a tree of tuples (NamedTuples and EighResult kept) and Nones by
+    its index: ``known`` maps the id of a tensor already in ``leaves`` (A, the outputs) to its
+    index, any other tensor is appended. The spec records each tuple's class."""
     if tree is None:
         return None
     if isinstance(tree, EighResult):
@@ -32,9 +33,11 @@ def _flatten(tree: Any, leaves: list) -> Any:
     elif isinstance(tree, tuple):
         children = tuple(tree)
     else:
-        leaves.append(tree)
-        return len(leaves) - 1
-    return (type(tree),) + tuple(_flatten(t, leaves) for t in children)
+        if id(tree) not in known:
+            known[id(tree)] = len(leaves)
+            leaves.append(tree)
+        return known[id(tree)]
+    return (type(tree),) + tuple(_flatten(t, known, leaves) for t in children)
 
 
 def _unflatten(spec: Any, leaves: tuple) -> Any:
@@ -44,6 +47,23 @@ def _unflatten(spec: Any, leaves: tuple) -> Any:
         return leaves[spec]
     cls, children = spec[0], [_unflatten(s, leaves) for s in spec[1:]]
     return tuple(children) if cls is tuple else cls(*children)
+
+
+class _Call:
+    """One op call: what the Function needs besides A. ``forward`` records the residuals'
+    layout (``spec``), the number of real outputs and whether they form an EighResult."""
+
+    def __init__(self, op: Op, config: Any, xp: Any) -> None:
+        self.op, self.config, self.xp = op, config, xp
+        self.spec: Any = None
+        self.outputs = 0
+        self.eigh = False
+
+
+def _outputs(out: Any) -> tuple:
+    if isinstance(out, EighResult):
+        return (out[0], out[1]) if out.accepted is None else (out[0], out[1], out.accepted)
+    return (out,)
 
 
 _FUNCTION: type | None = None
@@ -63,36 +83,96 @@ def _define_function() -> type:
 
     add_marker(torch.compiler.assume_constant_result)  # torch.compile runs them instead of tracing NumPy
 
-    class SpectralFunction(torch.autograd.Function):
+    class NotTwiceDifferentiable(torch.autograd.Function):
+        """Identity on a first derivative that an approximate method computed; differentiating it
+        again (a Hessian, create_graph=True, jacfwd of jacrev) raises instead of returning a
+        second derivative that would silently miss the op's part."""
+
+        generate_vmap_rule = True
+
         @staticmethod
-        def forward(ctx: Any, A: Any, op: Op, config: Any, xp: Any) -> Any:
-            with torch.autocast(A.device.type, enabled=False):  # detached: DLPack (solver="cupy") refuses grad tensors
-                out, residuals = run_forward(op, xp, A.detach(), config)
-            leaves: list = []
-            ctx.spec = _flatten(residuals, leaves)
-            ctx.save_for_backward(A, *leaves)
-            ctx.op, ctx.config, ctx.xp = op, config, xp
-            ctx.shapes = op.cotangent_shapes(A, out)
-            ctx.set_materialize_grads(False)
-            if isinstance(out, EighResult):
-                if out.accepted is not None:
-                    ctx.mark_non_differentiable(out.accepted)
-                    return out[0], out[1], out.accepted
-                return out[0], out[1]
-            return out
+        def forward(derivative: Any, call: _Call, *inputs: Any) -> Any:
+            return derivative.clone()
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            ctx.call = inputs[1]
 
         @staticmethod
         def backward(ctx: Any, *grads: Any) -> Any:
-            if torch.is_grad_enabled():
-                raise RuntimeError(f"spectralcore.{ctx.op.name}: second derivatives are not supported "
-                                   "(backward was called with create_graph=True)")
-            A, *leaves = ctx.saved_tensors
-            A = A.detach()
-            residuals = _unflatten(ctx.spec, tuple(leaves))
-            cotangent = grads[:2] if isinstance(ctx.shapes[0], tuple) else grads[0]
+            raise second_order_error(ctx.call.op, ctx.call.config)
+
+        @staticmethod
+        def jvp(ctx: Any, *tangents: Any) -> Any:
+            raise second_order_error(ctx.call.op, ctx.call.config)
+
+    def guarded(derivative: Any, call: _Call, *inputs: Any) -> Any:
+        """``derivative`` as a function of ``inputs`` that may be differentiated only once."""
+        inputs = tuple(t for t in inputs if isinstance(t, torch.Tensor))
+        return NotTwiceDifferentiable.apply(derivative, call, *inputs)
+
+    class SpectralFunction(torch.autograd.Function):
+        """forward: the op's outputs, then its residuals that are neither A nor an output (marked
+        non-differentiable); backward: the op's VJP; jvp: the configured method's JVP; vmap:
+        generated (every step is a batched torch operation).
+
+        A first derivative is differentiable again only where every method is exact: it is then
+        recomputed from A with torch recording (one more forward), so torch differentiates the
+        exact formulas. Otherwise differentiating it raises (:class:`NotTwiceDifferentiable`)."""
+
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(A: Any, call: _Call) -> Any:
+            detached = A.detach()  # DLPack (solver="cupy") refuses tensors that require grad
             with torch.autocast(A.device.type, enabled=False):
-                gA = run_backward(ctx.op, ctx.xp, A, ctx.config, residuals, ctx.shapes, cotangent)
-            return gA, None, None, None
+                out, residuals = run_forward(call.op, call.xp, detached, call.config)
+            outputs = _outputs(out)
+            leaves = [detached, *outputs]
+            call.spec = _flatten(residuals, {id(t): i for i, t in enumerate(leaves)}, leaves)
+            call.outputs, call.eigh = len(outputs), isinstance(out, EighResult)
+            return (*outputs, *leaves[1 + len(outputs):])
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            A, call = inputs
+            output = output if isinstance(output, tuple) else (output,)
+            ctx.call = call
+            ctx.mark_non_differentiable(*output[2 if call.eigh else 1:])  # residuals, accepted
+            ctx.save_for_backward(A, *output)
+            ctx.save_for_forward(A, *output)
+            ctx.set_materialize_grads(False)
+
+        @staticmethod
+        def backward(ctx: Any, *grads: Any) -> Any:
+            call = ctx.call
+            A, *leaves = ctx.saved_tensors
+            cotangent = grads[:2] if call.eigh else grads[0]
+            shapes = call.op.cotangent_shapes(A, EighResult(*leaves[:2]) if call.eigh else leaves[0])
+            with torch.autocast(A.device.type, enabled=False):
+                if torch.is_grad_enabled() and exactly_differentiable(call.config):
+                    _, residuals = run_forward(call.op, call.xp, A, call.config)  # recorded
+                    return run_backward(call.op, call.xp, A, call.config, residuals, shapes, cotangent), None
+                residuals = _unflatten(call.spec, (A.detach(), *leaves))
+                gA = run_backward(call.op, call.xp, A.detach(), call.config, residuals, shapes, cotangent)
+            if torch.is_grad_enabled():
+                gA = guarded(gA, call, A, *grads)
+            return gA, None
+
+        @staticmethod
+        def jvp(ctx: Any, dA: Any, _: Any) -> Any:
+            call = ctx.call
+            A, *leaves = ctx.saved_tensors
+            with torch.autocast(A.device.type, enabled=False):
+                if exactly_differentiable(call.config):
+                    _, residuals = run_forward(call.op, call.xp, A, call.config)  # an outer transform differentiates it
+                    tangent = run_jvp(call.op, call.xp, A, call.config, residuals, dA)
+                else:
+                    residuals = _unflatten(call.spec, (A.detach(), *leaves))
+                    tangent = run_jvp(call.op, call.xp, A.detach(), call.config, residuals, dA)
+                    tangent = tuple(guarded(t, call, A, dA) for t in tangent) if call.eigh else guarded(tangent, call, A, dA)
+            tangent = tangent if call.eigh else (tangent,)
+            return (*tangent, *[None] * (len(leaves) - len(tangent)))
 
     return SpectralFunction
 
@@ -127,23 +207,30 @@ class TorchAdapter:
     """Runs ops through :func:`_function_class`'s autograd.Function."""
 
     def apply(self, op: Op, xp: Any, A: Any, config: Any) -> Any:
-        out = _function_class().apply(A, op, config, xp)
-        if isinstance(out, tuple):
-            return EighResult(*out)
-        return out
+        call = _Call(op, config, xp)
+        out = _function_class().apply(A, call)
+        out = out if isinstance(out, tuple) else (out,)
+        return EighResult(*out[:call.outputs]) if call.eigh else out[0]
 
     def cupy_eigh(self, A: Any) -> tuple[Any, Any]:
         _function_class()  # defines the custom op with the Function
         return _CUPY_EIGH(A)
 
     def inspectable(self, A: Any) -> Any:
-        """None while torch.compile traces or a CUDA graph is being captured (reading the
-        values would synchronise with the device, which capture forbids)."""
+        """None while torch.compile traces, a CUDA graph is being captured (reading the values
+        would synchronise with the device, which capture forbids) or torch.func.vmap batches A
+        (one value read per batch is not defined); the values under torch.func.grad/jvp."""
         import torch
 
         if torch.compiler.is_compiling() or (A.is_cuda and torch.cuda.is_current_stream_capturing()):
             return None
-        return A.detach()
+        values = A.detach()
+        functorch = torch._C._functorch
+        while functorch.is_functorch_wrapped_tensor(values):
+            if functorch.is_batchedtensor(values):
+                return None
+            values = functorch.get_unwrapped(values)
+        return values
 
 
 ADAPTER = TorchAdapter()

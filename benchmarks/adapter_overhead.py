@@ -8,11 +8,14 @@ jit within 1.2× on GPU). MPA runs with solve="lu", the plain version's solve; t
 with solver="native" (torch.linalg.eigh, the plain version's solver: on CUDA the default would
 pick CuPy's, a different algorithm whose eigenvector signs differ, so the loss ⟨G, V⟩ differs);
 the JAX baselines are traced at spectralcore's matmul precision (jax_timing.at_our_precision).
+``--jax-designs jvp vjp`` times the JAX adapter's custom_jvp design (the default) against its
+custom_vjp one in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 from fractions import Fraction
@@ -156,7 +159,7 @@ def run_torch(A_np, G_np, repeats, device):
 
 
 # ---------------------------------------------------------------- plain JAX baselines
-def run_jax(A_np, G_np, repeats, device):
+def run_jax(A_np, G_np, repeats, device, designs=("jvp",)):
     import jax
     import jax.numpy as jnp
 
@@ -239,13 +242,33 @@ def run_jax(A_np, G_np, repeats, device):
     }
     rows = []
     for name, (ours_loss, plain_loss) in cases.items():
-        ours, plain = jax.jit(jax.grad(ours_loss)), jax.jit(jax_timing.at_our_precision(jax.grad(plain_loss)))
+        plain = jax.jit(jax_timing.at_our_precision(jax.grad(plain_loss)))
         reference = sym(plain(A))
-        agree = float(jnp.max(jnp.abs(sym(ours(A)) - reference)) / jnp.max(jnp.abs(reference)))
         t_plain = median_time(lambda: plain(A).block_until_ready(), repeats)
-        t_ours = median_time(lambda: ours(A).block_until_ready(), repeats)
-        rows.append((f"jax jit {name}", t_ours, float("nan"), t_plain, agree))
+        for design in designs:
+            with jax_design(design):
+                ours = jax.jit(jax.grad(ours_loss))
+                agree = float(jnp.max(jnp.abs(sym(ours(A)) - reference)) / jnp.max(jnp.abs(reference)))
+            t_ours = median_time(lambda: ours(A).block_until_ready(), repeats)
+            label = "" if len(designs) == 1 else f" [{design}]"
+            rows.append((f"jax jit {name}{label}", t_ours, float("nan"), t_plain, agree))
     return rows
+
+
+@contextlib.contextmanager
+def jax_design(design: str):
+    """Trace the JAX adapter with its custom_jvp design ("jvp", the adapter's choice wherever the
+    methods have a JVP: JAX transposes it for reverse mode) or its custom_vjp one ("vjp", used
+    for VJP-only methods and, before forward mode existed, for every method)."""
+    from spectralcore.adapters import jax as adapter
+
+    chosen = adapter.forward_mode_available
+    if design == "vjp":
+        adapter.forward_mode_available = lambda config: False
+    try:
+        yield
+    finally:
+        adapter.forward_mode_available = chosen
 
 
 def main() -> None:
@@ -254,6 +277,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--jax-designs", nargs="+", choices=("jvp", "vjp"), default=["jvp"],
+                        help="JAX adapter designs to time (see jax_design); 'jvp vjp' compares them")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.batch, args.n, 4 * args.n)).astype(np.float32)
@@ -262,7 +287,7 @@ def main() -> None:
     G = rng.standard_normal(A.shape).astype(np.float32)
     rows = run_torch(A, G, args.repeats, args.device)
     try:
-        rows += run_jax(A, G, args.repeats, args.device)
+        rows += run_jax(A, G, args.repeats, args.device, tuple(args.jax_designs))
     except (ImportError, RuntimeError) as error:  # no jax, or no JAX GPU backend
         print(f"JAX rows skipped: {error}")
     print(f"batch {args.batch} of {args.n}x{args.n} float32, {args.device}, forward + backward, "

@@ -28,6 +28,7 @@ from .method import (  # noqa: E402
     SqrtmBackward,
     SqrtmForward,
 )
+from .ops.base import SecondOrderError  # noqa: E402
 from .ops.eigh import eigh  # noqa: E402
 from .ops.spectral import matrix_function, matrix_power  # noqa: E402
 from .ops.sqrtm import invsqrtm, sqrtm  # noqa: E402
@@ -49,6 +50,7 @@ __all__ = [
     "KernelBackward",
     "Method",
     "MethodInfo",
+    "SecondOrderError",
     "SpectralError",
     "SqrtmBackward",
     "SqrtmForward",

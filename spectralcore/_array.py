@@ -1,15 +1,55 @@
 """Small array helpers written only against the Array API standard.
 
 Every function takes the namespace ``xp`` explicitly; nothing here names a framework.
+
+:func:`namespace` and :func:`device` stand in for array_api_compat's ``array_namespace`` and
+``device`` in code that a compiler may trace (torch.compile): those answer through
+``functools.lru_cache``-wrapped type tests, and Dynamo, which traces through such a cache instead
+of reading it, warns once for every one it meets. These two read the array's own ``device``
+attribute (the standard's) and the namespaces the adapters registered, and ask array_api_compat
+only for arrays neither covers.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from array_api_compat import device
+from array_api_compat import array_namespace as _compat_namespace
+from array_api_compat import device as _compat_device
 
 Array = Any
+
+_NAMESPACES: dict[type, Any] = {}
+
+
+def register_namespace(array_type: type, xp: Any) -> None:
+    """Declare ``xp`` the namespace of every instance of ``array_type`` (subclasses included): the
+    namespace ``array_api_compat.array_namespace`` gives them. An adapter registers its framework's
+    array type once it has the type in hand, outside any traced call (the torch adapter:
+    ``torch.Tensor`` and ``array_api_compat.torch``)."""
+    _NAMESPACES[array_type] = xp
+
+
+def namespace(*arrays: Array) -> Any:
+    """The Array API namespace of ``arrays``, like ``array_api_compat.array_namespace``: the
+    registered namespace when every array is an instance of one registered type (an isinstance
+    test, which a compiler traces as a constant), else array_api_compat's answer (which also
+    raises for non-arrays and mixed frameworks)."""
+    for array_type, xp in _NAMESPACES.items():
+        if arrays and all(isinstance(a, array_type) for a in arrays):
+            return xp
+    return _compat_namespace(*arrays)
+
+
+def device(x: Array) -> Any:
+    """The device of ``x``, like ``array_api_compat.device``: the standard's ``x.device``
+    attribute, else (no such attribute, or None: NumPy < 2, a JAX tracer; a method: older JAX)
+    array_api_compat's answer. Where both exist they agree."""
+    d = getattr(x, "device", None)
+    if d is None or inspect.ismethod(d):
+        return _compat_device(x)
+    return d
 
 
 def sym(x: Array) -> Array:

@@ -11,17 +11,15 @@ torch custom op that torch.compile keeps as one node).
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
+import sys
 from typing import Any
 
-from array_api_compat import device, is_torch_array
-
-from ._array import on_cpu
-
+from ._array import device, on_cpu
 from .method import EighResult
 from .registry import REGISTRY
+from .trace_constants import trace_constant
 
 SOLVERS = ("auto", "native", "cupy")
 
@@ -32,7 +30,7 @@ def chosen_solver(A: Any, solver: str = "auto") -> str:
         raise ValueError(f"`solver` must be one of {SOLVERS}, got {solver!r}")
     if solver != "auto":
         return solver
-    on_cuda = is_torch_array(A) and A.device.type == "cuda"
+    on_cuda = _is_torch_tensor(A) and A.device.type == "cuda"
     return "cupy" if on_cuda and _cupy_installed() else "native"
 
 
@@ -49,7 +47,14 @@ def eigendecomposition(xp: Any, A: Any, saved: Any) -> EighResult:
     return saved if isinstance(saved, EighResult) else symmetric_eigh(xp, A)
 
 
-@functools.cache
+def _is_torch_tensor(A: Any) -> bool:
+    """Whether A is a torch.Tensor, without importing torch (array_api_compat.is_torch_array, whose
+    lru_cache-wrapped type test torch.compile would trace, warning)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(A, torch.Tensor)
+
+
+@trace_constant  # not functools.cache: torch.compile runs it once instead of tracing (and warning about) a cache
 def _cupy_installed() -> bool:
     return importlib.util.find_spec("cupy") is not None
 

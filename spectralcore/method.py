@@ -104,6 +104,11 @@ class Method(abc.ABC):
         """Whether this configured method computes the analytic result (claims ``"exact"``)."""
         return "exact" in self.claims
 
+    def has_jvp(self) -> bool:
+        """Whether forward mode is available with this method (a forward method has no derivative
+        of its own: the backward method's VJP and JVP define the op's)."""
+        return True
+
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
         """Every option and its default value, in declaration order (cached per class, so a
@@ -180,10 +185,9 @@ class EighBackward(Method):
         """(dw, dV) for a tangent dA: the transpose of :meth:`vjp`."""
         raise no_jvp(self)
 
-    @classmethod
-    def has_jvp(cls) -> bool:
+    def has_jvp(self) -> bool:
         """Whether this method defines a JVP (forward mode)."""
-        return cls.jvp is not EighBackward.jvp
+        return type(self).jvp is not EighBackward.jvp
 
 
 class KernelBackward(EighBackward):
@@ -263,10 +267,9 @@ class SqrtmBackward(Method):
         """dW = −W dS W with dS = :meth:`jvp` at S = A W: the transpose of :meth:`vjp_inverse`."""
         return -(W @ self.jvp(xp, A, A @ W, dA, saved) @ W)
 
-    @classmethod
-    def has_jvp(cls) -> bool:
+    def has_jvp(self) -> bool:
         """Whether this method defines a JVP (forward mode)."""
-        return cls.jvp is not SqrtmBackward.jvp
+        return type(self).jvp is not SqrtmBackward.jvp
 
     def check_forward(self, forward: "SqrtmForward") -> None:
         """Raise a ValueError if this backward cannot follow ``forward`` (default: any may)."""

@@ -57,6 +57,25 @@ def configured_methods(config: Any) -> list[Method]:
     return [m for m in (getattr(config, f.name) for f in dataclasses.fields(config)) if isinstance(m, Method)]
 
 
+def forward_mode_available(config: Any) -> bool:
+    """Whether every configured method has a JVP (``Method.has_jvp``)."""
+    return all(method.has_jvp() for method in configured_methods(config))
+
+
+class SecondOrderError(NotImplementedError):
+    """A derivative computed by an approximate method was differentiated again."""
+
+
+def second_order_error(op: Op, config: Any) -> SecondOrderError:
+    """The error for a second derivative through ``op`` configured with an approximate method."""
+    named = [getattr(m, "inner", m) for m in configured_methods(config) if not m.is_exact()]
+    methods = ", ".join(f"{m.kind} '{m.name}'" for m in named)
+    return SecondOrderError(
+        f"spectralcore.{op.name}: second derivatives are not supported through {methods}: its first derivative "
+        "is an approximation, whose own derivative is not the op's; they are for exact methods (the default "
+        "eigh/sqrtm/invsqrtm, backward='exact', matrix_function/matrix_power)")
+
+
 def exactly_differentiable(config: Any) -> bool:
     """Whether every configured method is exact (``Method.is_exact``), so that the op's derivative
     may itself be differentiated (second order); a Daleckii–Krein backward (None) is exact."""

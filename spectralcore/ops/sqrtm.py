@@ -36,9 +36,8 @@ class EigenvectorPath(SqrtmBackward):
     def is_exact(self) -> bool:
         return self.inner.is_exact()
 
-    @classmethod
-    def has_jvp(cls) -> bool:
-        return True  # whether its inner method has one is checked when it is called
+    def has_jvp(self) -> bool:
+        return self.inner.has_jvp()
 
     def _roots(self, xp: Any, A: Any, saved: Any) -> tuple[Any, Any, Any, Any]:
         """(w, V, √λ, the floored 1/(2√λ))."""

@@ -1,7 +1,15 @@
-"""JAX adapter: a ``jax.Array`` goes through a ``jax.custom_vjp`` whose forward and backward
-are the core op's, so ``jax.grad``, ``jit`` and ``vmap`` (nested too) work. Method options are
-static (the configuration is a hashable non-differentiable argument). Value checks are
-skipped while tracing. jax is imported only when a jax array arrives.
+"""JAX adapter: a ``jax.Array`` goes through a ``jax.custom_jvp`` whose rule is the core op's
+forward and the configured method's JVP; JAX transposes that JVP for reverse mode, so
+``jax.grad``, ``jvp``, ``jacfwd``, ``jacrev``, ``linearize``, ``jit`` and ``vmap`` (nested too)
+work. The JVP is the exact transpose of the method's VJP, so gradients agree with ``sc.vjp`` to
+rounding; under jit both designs compile to the same number of matrix products (measured with
+``benchmarks/adapter_overhead.py --jax-designs jvp vjp``). A configuration with a VJP-only
+method goes through ``jax.custom_vjp`` instead (reverse mode only; forward mode raises
+:class:`spectralcore.ForwardModeError` naming the method). Second derivatives: JAX
+differentiates the rule itself, which is the op's second derivative for exact methods; for an
+approximate one it raises :class:`spectralcore.SecondOrderError`. Method options are static
+(the configuration is a hashable non-differentiable argument). Value checks are skipped while
+tracing. jax is imported only when a jax array arrives.
 
 Matrix products run at full float32 precision unless the user chose one (``numerics``): JAX's
 default on NVIDIA GPUs rounds float32 products to TF32 (10-bit mantissa), and the Newton–Schulz

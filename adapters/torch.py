@@ -66,20 +66,33 @@ def _outputs(out: Any) -> tuple:
     return (out,)
 
 
-_FUNCTION: type | None = None
-
-
-def _function_class() -> type:
-    """The autograd.Function (and the CuPy eigh custom op), defined on first use (module
-    globals, which torch.compile reads as constants once they exist)."""
-    global _FUNCTION, _CUPY_EIGH
-    if _FUNCTION is None:
-        _FUNCTION, _CUPY_EIGH = _define_function(), _define_cupy_eigh()
-    return _FUNCTION
-
-
-def _define_function() -> type:
+def _without_autocast(A: Any) -> Any:
+    """torch.autocast disabled on A's device: the methods choose their own precision (torch is
+    imported here because Dynamo cannot trace autocast reached through a closure's module)."""
     import torch
+
+    return torch.autocast(A.device.type, enabled=False)
+
+
+_FUNCTIONS: tuple[type, type] | None = None
+
+
+def _function_classes() -> tuple[type, type]:
+    """The autograd.Functions without and with a JVP (and the CuPy eigh custom op), defined on
+    first use (module globals, which torch.compile reads as constants once they exist)."""
+    global _FUNCTIONS, _CUPY_EIGH
+    if _FUNCTIONS is None:
+        _FUNCTIONS, _CUPY_EIGH = _define_functions(), _define_cupy_eigh()
+    return _FUNCTIONS
+
+
+def _define_functions() -> tuple[type, type]:
+    import torch
+    import torch.utils._pytree as pytree
+
+    pytree.register_pytree_node(  # torch.func.vmap and friends return an EighResult as one
+        EighResult, lambda r: (_outputs(r), None), lambda children, _: EighResult(*children),
+        serialized_type_name="spectralcore.EighResult")
 
     add_marker(torch.compiler.assume_constant_result)  # torch.compile runs them instead of tracing NumPy
 
@@ -125,7 +138,7 @@ def _define_function() -> type:
         @staticmethod
         def forward(A: Any, call: _Call) -> Any:
             detached = A.detach()  # DLPack (solver="cupy") refuses tensors that require grad
-            with torch.autocast(A.device.type, enabled=False):
+            with _without_autocast(A):
                 out, residuals = run_forward(call.op, call.xp, detached, call.config)
             outputs = _outputs(out)
             leaves = [detached, *outputs]
@@ -149,7 +162,7 @@ def _define_function() -> type:
             A, *leaves = ctx.saved_tensors
             cotangent = grads[:2] if call.eigh else grads[0]
             shapes = call.op.cotangent_shapes(A, EighResult(*leaves[:2]) if call.eigh else leaves[0])
-            with torch.autocast(A.device.type, enabled=False):
+            with _without_autocast(A):
                 if torch.is_grad_enabled() and exactly_differentiable(call.config):
                     _, residuals = run_forward(call.op, call.xp, A, call.config)  # recorded
                     return run_backward(call.op, call.xp, A, call.config, residuals, shapes, cotangent), None
@@ -159,11 +172,15 @@ def _define_function() -> type:
                 gA = guarded(gA, call, A, *grads)
             return gA, None
 
+    class SpectralFunctionWithJvp(SpectralFunction):
+        """SpectralFunction and its JVP (torch.compile cannot trace an autograd.Function that
+        defines one, so it gets :class:`SpectralFunction`: forward mode is eager-only there)."""
+
         @staticmethod
         def jvp(ctx: Any, dA: Any, _: Any) -> Any:
             call = ctx.call
             A, *leaves = ctx.saved_tensors
-            with torch.autocast(A.device.type, enabled=False):
+            with _without_autocast(A):
                 if exactly_differentiable(call.config):
                     _, residuals = run_forward(call.op, call.xp, A, call.config)  # an outer transform differentiates it
                     tangent = run_jvp(call.op, call.xp, A, call.config, residuals, dA)
@@ -173,8 +190,7 @@ def _define_function() -> type:
                     tangent = tuple(guarded(t, call, A, dA) for t in tangent) if call.eigh else guarded(tangent, call, A, dA)
             tangent = tangent if call.eigh else (tangent,)
             return (*tangent, *[None] * (len(leaves) - len(tangent)))
-
-    return SpectralFunction
+    return SpectralFunction, SpectralFunctionWithJvp
 
 
 _CUPY_EIGH: Any = None
@@ -204,16 +220,19 @@ def _define_cupy_eigh() -> Any:
 
 
 class TorchAdapter:
-    """Runs ops through :func:`_function_class`'s autograd.Function."""
+    """Runs ops through the autograd.Functions of :func:`_function_classes`."""
 
     def apply(self, op: Op, xp: Any, A: Any, config: Any) -> Any:
+        import torch
+
         call = _Call(op, config, xp)
-        out = _function_class().apply(A, call)
+        plain, with_jvp = _function_classes()
+        out = (plain if torch.compiler.is_compiling() else with_jvp).apply(A, call)
         out = out if isinstance(out, tuple) else (out,)
         return EighResult(*out[:call.outputs]) if call.eigh else out[0]
 
     def cupy_eigh(self, A: Any) -> tuple[Any, Any]:
-        _function_class()  # defines the custom op with the Function
+        _function_classes()  # defines the custom op with the Functions
         return _CUPY_EIGH(A)
 
     def inspectable(self, A: Any) -> Any:
@@ -242,5 +261,5 @@ def spectralcore_array_adapter(array: Any) -> TorchAdapter | None:
     return ADAPTER if torch is not None and isinstance(array, torch.Tensor) else None
 
 
-if "torch" in sys.modules:  # torch came first: define the Function now, outside any traced call
-    _function_class()
+if "torch" in sys.modules:  # torch came first: define the Functions now, outside any traced call
+    _function_classes()

@@ -1,6 +1,8 @@
-"""The JAX adapter: a jax array goes through ``jax.custom_vjp`` so grad, value_and_grad, jit
-(also of grad) and vmap (any axis, nested) work on ``sc.eigh``, ``sc.sqrtm``, ``sc.invsqrtm``,
-``sc.matrix_power`` and ``sc.matrix_function`` directly.
+"""The JAX adapter: a jax array goes through ``jax.custom_jvp`` (``jax.custom_vjp`` for a
+VJP-only method) so grad, value_and_grad, jit (also of grad) and vmap (any axis, nested)
+work on ``sc.eigh``, ``sc.sqrtm``, ``sc.invsqrtm``, ``sc.matrix_power`` and
+``sc.matrix_function`` directly (forward mode and second order:
+tests/test_transforms.py).
 
 x64: float64 in JAX needs ``jax_enable_x64``, a global switch that would change every other
 test's default dtype. The float64 tests therefore enable it only inside the
@@ -131,13 +133,6 @@ def test_default_is_float32_with_x64_disabled(x32, a):
     for x in (w, V, S, g):
         assert isinstance(x, jax.Array)
         assert x.dtype == jnp.float32
-
-
-def test_goes_through_custom_vjp(x32, a):
-    """Reverse mode only: forward-mode (jvp) on a custom_vjp function is a JAX error."""
-    A = jnp.asarray(a)
-    with pytest.raises(TypeError, match="custom_vjp"):
-        jax.jvp(sc.sqrtm, (A,), (A,))
 
 
 @pytest.mark.parametrize("case", list(CASES))

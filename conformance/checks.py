@@ -17,6 +17,7 @@ import numpy as np
 
 from .backends import Backend
 from .cases import SEPARATED, Cotangent, batch, degenerate
+from . import reference
 from .subject import Subject
 
 BOUND = 1e12  # "bounded": ‖gA‖_F ≤ BOUND · ‖cotangent‖_F on every degenerate input
@@ -225,6 +226,58 @@ def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         yield _result("jax.jit", s, b, dtype, op.label, rel(traced, eager), 100 * ROUNDING[dtype])
 
 
+def _direction(shape: tuple) -> np.ndarray:
+    """A seeded symmetric tangent dA."""
+    return Cotangent.for_shape(shape, 21).G
+
+
+def transpose(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """Forward mode is the transpose of reverse mode: ⟨JVP(dA), c⟩ = ⟨dA, VJP(c)⟩ for a random
+    symmetric dA and cotangent c, in every op with a JVP; measured relative to ‖dA‖ ‖VJP(c)‖."""
+    A = SEPARATED.matrix
+    dA, cot = _direction(A.shape), Cotangent.for_shape(A.shape)
+    for op in s.ops:
+        if not s.has_jvp(op):
+            continue
+        tangents, cotangent, gA = s.tangents(op, b, A, dtype, dA, cot)
+        outputs = ("eigenvalues", "eigenvectors") if op.name == "eigh" else (op.name,)
+        forward = sum(float(np.sum(tangents[key] * c)) for key, c in zip(outputs, cotangent))
+        reverse = float(np.sum(dA * gA))
+        scale = np.linalg.norm(dA) * np.linalg.norm(gA) + sum(
+            np.linalg.norm(tangents[key]) * np.linalg.norm(c) for key, c in zip(outputs, cotangent))
+        yield _result("jvp transposes vjp", s, b, dtype, op.label, abs(forward - reverse) / scale, ROUNDING[dtype])
+
+
+def _reference_outputs(op_name: str, A: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """The exact outputs in float64 (eigh: eigenvalues and the weighted projector V C Vᵀ)."""
+    if op_name == "eigh":
+        w, V = np.linalg.eigh(A)
+        return {"eigenvalues": w, "weighted projector": (V * weights) @ np.swapaxes(V, -1, -2)}
+    return {op_name: reference.power(A, 0.5 if op_name == "sqrtm" else -0.5)}
+
+
+def jvp_finite_differences(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
+    """An exact method's JVP against central differences of the float64 reference outputs
+    (Richardson-extrapolated, O(h⁴)), within the accuracy the method claims."""
+    A = SEPARATED.matrix
+    dA, cot = _direction(A.shape), Cotangent.for_shape(A.shape)
+    h = 1e-3
+
+    def central(step: float) -> dict[str, np.ndarray]:
+        up, down = _reference_outputs(op.name, A + step * dA, cot.weights), _reference_outputs(op.name, A - step * dA, cot.weights)
+        return {k: (up[k] - down[k]) / (2 * step) for k in up}
+
+    for op in s.ops:
+        allowed = s.tolerance(dtype, op)
+        if not s.has_jvp(op) or allowed is None:
+            continue
+        tangents = s.tangents(op, b, A, dtype, dA, cot)[0]
+        coarse, fine = central(h), central(h / 2)
+        for key in fine:
+            expected = (4 * fine[key] - coarse[key]) / 3
+            yield _result("jvp against differences", s, b, dtype, f"{op.label} d{key}", rel(tangents[key], expected), allowed)
+
+
 @dataclasses.dataclass(frozen=True)
 class Check:
     name: str
@@ -249,4 +302,6 @@ CHECKS = [
     Check("dtype, device, shape", preserved, lambda s, b: True),
     Check("same numbers as numpy", cross_backend, lambda s, b: b.name != "numpy"),
     Check("jax.jit", jit, lambda s, b: b.name == "jax" and "traceable" in _claims(s)),
+    Check("jvp transposes vjp", transpose, lambda s, b: s.method.has_jvp()),
+    Check("jvp against differences", jvp_finite_differences, lambda s, b: s.method.has_jvp() and "exact" in _claims(s)),
 ]

@@ -22,6 +22,7 @@ class Report:
 
     results: list[Result]
     opt_outs: dict[str, str] = dataclasses.field(default_factory=dict)  # method label → why agreement is not checked
+    reverse_only: list[str] = dataclasses.field(default_factory=list)  # method labels without a JVP
 
     @property
     def failures(self) -> list[Result]:
@@ -32,7 +33,7 @@ class Report:
         return bool(self.results) and not self.failures
 
     def to_json(self) -> str:
-        return json.dumps({"passed": self.passed, "accuracy_opt_outs": self.opt_outs,
+        return json.dumps({"passed": self.passed, "accuracy_opt_outs": self.opt_outs, "reverse_only": self.reverse_only,
                            "results": [dataclasses.asdict(r) for r in self.results]}, indent=1, default=float)
 
     def summary(self) -> list[tuple[str, str, str, int, int]]:
@@ -74,6 +75,7 @@ def run(method: str | Method | type | Iterable | None = None, *, kind: str | Non
     results: list[Result] = []
     chosen = subjects(method, kind)
     opt_outs = {s.label: type(s.method).accuracy_opt_out for s in chosen if type(s.method).accuracy_opt_out}
+    reverse_only = [s.label for s in chosen if not s.method.has_jvp()]
     targets = [(s, b) for s in chosen for b in available(backends, devices)]
     for s, b in targets:
         for check in CHECKS:
@@ -88,4 +90,4 @@ def run(method: str | Method | type | Iterable | None = None, *, kind: str | Non
                     why = error if isinstance(error, MethodError) else f"{type(error).__name__}: {error}"
                     results.append(Result(check.name, s.kind, s.method.name, b.name, b.device, dtype,
                                           f"raised {why}", float("inf"), 0.0, False))
-    return Report(results, opt_outs)
+    return Report(results, opt_outs, reverse_only)

@@ -135,6 +135,34 @@ class Subject:
             return Run({k: v.astype(np.float64) for k, v in outputs.items()},
                        backend.to_numpy(raw_gA).astype(np.float64), raw, raw_gA)
 
+    def has_jvp(self, op: Op) -> bool:
+        """Whether forward mode is available in ``op``: the method and the op's partner have a JVP."""
+        return all(m.has_jvp() for m in self.roles(op).values())
+
+    def tangents(self, op: Op, backend: Backend, A: np.ndarray, dtype: str, dA: np.ndarray,
+                 cot: Cotangent) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...], np.ndarray]:
+        """Forward mode and reverse mode of ``op`` at A in ``dtype``: (the output tangents for dA as
+        float64 NumPy, the same cotangent as arrays of the output's structure, gA for it). For eigh
+        the tangents are dw, dV and the weighted projector's dP = dV C Vᵀ + V C dVᵀ; its cotangent
+        is (gw, G) taken as arbitrary arrays."""
+        with backend.precision(dtype):
+            x = backend.asarray(A.astype(dtype))
+            out, pushforward = sc.linearize(op.fn, x, **self.roles(op))
+            _, pullback = sc.vjp(op.fn, x, **self.roles(op))
+            tangent = pushforward(backend.asarray(dA.astype(dtype)))
+            if op.name == "eigh":
+                cotangent = (cot.gw, cot.G)
+                gA = pullback(tuple(backend.asarray(c.astype(dtype)) for c in cotangent))
+                dw, dV = (backend.to_numpy(t).astype(np.float64) for t in tangent)
+                V = backend.to_numpy(out[1]).astype(np.float64)
+                half = (dV * cot.weights) @ np.swapaxes(V, -1, -2)
+                tangents = {"eigenvalues": dw, "eigenvectors": dV, "weighted projector": half + np.swapaxes(half, -1, -2)}
+            else:
+                cotangent = (cot.G,)
+                gA = pullback(backend.asarray(cot.G.astype(dtype)))
+                tangents = {op.name: backend.to_numpy(tangent).astype(np.float64)}
+        return tangents, cotangent, backend.to_numpy(gA).astype(np.float64)
+
     def reference(self, op: Op, A: np.ndarray, cot: Cotangent) -> Run:
         """The exact outputs and gradient, in float64 NumPy."""
         if op.name == "eigh":

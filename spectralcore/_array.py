@@ -12,7 +12,7 @@ only for arrays neither covers.
 
 from __future__ import annotations
 
-import inspect
+import types
 from typing import Any
 
 from array_api_compat import array_namespace as _compat_namespace
@@ -47,7 +47,7 @@ def device(x: Array) -> Any:
     attribute, else (no such attribute, or None: NumPy < 2, a JAX tracer; a method: older JAX)
     array_api_compat's answer. Where both exist they agree."""
     d = getattr(x, "device", None)
-    if d is None or inspect.ismethod(d):
+    if d is None or isinstance(d, types.MethodType):  # not inspect.ismethod: older Dynamo skips inspect
         return _compat_device(x)
     return d
 

@@ -22,11 +22,11 @@ def _methods(args: argparse.Namespace) -> int:
     infos = methods(args.kind)
     if args.json:
         print(json.dumps([{"kind": i.kind, "name": i.name, "options": i.options, "claims": sorted(i.claims),
-                           "accuracy": i.accuracy, "accuracy_opt_out": i.accuracy_opt_out,
+                           "accuracy": i.accuracy, "accuracy_opt_out": i.accuracy_opt_out, "forward_mode": i.forward_mode,
                            "reference": i.reference, "source": i.source} for i in infos], indent=1, default=repr))
         return 0
     show_source = any(i.cls.__module__.split(".")[0] != "spectralcore" for i in infos)  # a third-party method
-    table = Table(title="registered methods", caption="claims: E exact, B bounded, T traceable; accuracy: the relative "
+    table = Table(title="registered methods", caption="claims: E exact, B bounded, T traceable, F forward mode (a backward with a JVP); accuracy: the relative "
                   "error claimed on the conformance suite's separated input (--json adds references)")
     table.add_column("name", no_wrap=True)
     if not args.kind:
@@ -40,7 +40,8 @@ def _methods(args: argparse.Namespace) -> int:
     for info in infos:
         row = [info.name] + ([] if args.kind else [info.kind.replace("-", " ")])
         row += [", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-",
-                " ".join(letters.get(c, c) for c in sorted(info.claims, key=lambda c: (list(letters) + [c]).index(c))),
+                " ".join([letters.get(c, c) for c in sorted(info.claims, key=lambda c: (list(letters) + [c]).index(c))]
+                         + ["F"] * (info.forward_mode and info.kind.endswith("backward"))),
                 f"{info.accuracy:g}" if info.accuracy is not None else "opted out"]
         table.add_row(*row + ([info.source] if show_source else []))
     Console().print(table)
@@ -71,6 +72,8 @@ def _conformance(args: argparse.Namespace) -> int:
     for label, why in report.opt_outs.items():
         console.print(f"[yellow]agreement not checked for {label} (it opts out: {why}); "
                       "its gradient's direction and scale were")
+    for label in report.reverse_only:
+        console.print(f"[yellow]forward mode not checked for {label}: it defines no jvp (reverse mode only)")
     for failure in report.failures:
         console.print(f"[red]{failure}")
     if args.json:

@@ -48,6 +48,11 @@ class MethodInfo:
         return self.cls.reference
 
     @property
+    def forward_mode(self) -> bool:
+        """Whether it works in forward mode (``Method.has_jvp`` of its default configuration)."""
+        return self.cls().has_jvp()
+
+    @property
     def accuracy(self) -> float | None:
         """The relative error it claims (``Method.claimed_accuracy``); None: opted out."""
         return self.cls.claimed_accuracy()

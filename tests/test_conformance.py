@@ -24,7 +24,8 @@ def test_every_registered_method_passes_on_every_installed_backend():
     assert {"numpy", "array_api_strict"} <= backends
     checks = {r.check for r in report.results}
     assert {"agreement", "bounded", "symmetric", "sign invariance", "zero cotangent", "linearity",
-            "batch equals loop", "dtype, device, shape"} <= checks
+            "batch equals loop", "dtype, device, shape", "jvp transposes vjp", "jvp against differences"} <= checks
+    assert not report.reverse_only  # every built-in works in forward mode
 
 
 def test_claims_decide_the_checks():
@@ -187,6 +188,45 @@ class HalfLyapunov(ExactLyapunov):
         return super().vjp(xp, A, S, gS, saved) / 2
 
 
+@dataclasses.dataclass(frozen=True)
+class WrongJvp(Exact):
+    """The exact VJP with a forward mode whose eigenvector tangent is doubled."""
+
+    name = "wrong-jvp"
+
+    def jvp(self, xp, A, w, V, dA):
+        dw, dV = super().jvp(xp, A, w, V, dA)
+        return dw, 2 * dV
+
+
+@dataclasses.dataclass(frozen=True)
+class UntransposedJvp(HalfLyapunov):
+    """A sqrtm backward whose JVP is its VJP without the factor: not its transpose."""
+
+    name = "untransposed-jvp"
+
+    def jvp(self, xp, A, S, dA, saved):
+        return 2 * self.vjp(xp, A, S, dA, saved)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReverseOnly(sc.EighBackward):
+    """A whole-VJP method without a JVP: the forward-mode checks are skipped and it is listed."""
+
+    name = "reverse-only"
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        return Exact().vjp(xp, A, w, V, gw, gV)
+
+
+def test_reverse_only_method_is_listed_and_its_forward_mode_not_checked():
+    report = conformance.run(ReverseOnly(), backends=["numpy"], dtypes=["float64"])
+    assert report.passed, "\n".join(map(str, report.failures))
+    assert report.reverse_only == ["eigh-backward 'reverse-only'"]
+    assert not {r.check for r in report.results} & {"jvp transposes vjp", "jvp against differences"}
+    assert json.loads(report.to_json())["reverse_only"] == report.reverse_only
+
+
 @pytest.mark.parametrize("method,checks", [
     (FlippedCauchy(), {"agreement"}),
     (ZeroKernel(), {"agreement"}),
@@ -248,6 +288,9 @@ def test_every_op_and_combination_that_reaches_a_method_is_checked():
     (IgnoresCotangent(), "numpy", "zero cotangent"),
     (IgnoresCotangent(), "numpy", "linearity"),
     (TooInaccurate(), "numpy", "agreement"),
+    (WrongJvp(), "numpy", "jvp transposes vjp"),
+    (WrongJvp(), "numpy", "jvp against differences"),
+    (UntransposedJvp(), "array_api_strict", "jvp transposes vjp"),
 ])
 def test_broken_method_is_rejected_by_the_right_check(method, backend, check):
     report = conformance.run(method, backends=[backend], dtypes=["float32", "float64"])

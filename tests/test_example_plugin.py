@@ -101,3 +101,14 @@ def test_agrees_with_exact_on_separated_spectrum(softgap, rng):
     exact = sc.vjp(sc.eigh, a)[1](cot)
     err = rel_err(sc.vjp(sc.eigh, a, backward="softgap")[1](cot), exact)
     assert bound * 1e-2 <= err <= bound
+
+
+def test_passes_the_conformance_suite_with_forward_mode(softgap):
+    """A RatioBackward gets its JVP from the base class: the suite checks it against its VJP."""
+    from spectralcore import conformance
+
+    report = conformance.run("softgap", kind="eigh-backward", backends=["numpy", "array_api_strict"])
+    assert report.passed, "\n".join(map(str, report.failures))
+    transposed = [r for r in report.results if r.check == "jvp transposes vjp"]
+    assert {r.case for r in transposed} == {"eigh", "sqrtm (eigenvector path)", "invsqrtm (eigenvector path)"}
+    assert not report.reverse_only

@@ -137,11 +137,10 @@ def _define_functions() -> tuple[type, type]:
 
         @staticmethod
         def forward(A: Any, call: _Call) -> Any:
-            detached = A.detach()  # DLPack (solver="cupy") refuses tensors that require grad
-            with _without_autocast(A):
-                out, residuals = run_forward(call.op, call.xp, detached, call.config)
+            with _without_autocast(A):  # not A.detach(): compiled torch.func.grad then returns zeros (torch 2.13)
+                out, residuals = run_forward(call.op, call.xp, A, call.config)
             outputs = _outputs(out)
-            leaves = [detached, *outputs]
+            leaves = [A, *outputs]
             call.spec = _flatten(residuals, {id(t): i for i, t in enumerate(leaves)}, leaves)
             call.outputs, call.eigh = len(outputs), isinstance(out, EighResult)
             return (*outputs, *leaves[1 + len(outputs):])
@@ -209,7 +208,7 @@ def _define_cupy_eigh() -> Any:
         else:  # only a stand-in solver (tests) reaches here with a CPU tensor
             stream = nullcontext()
         with stream:
-            w, V = solver.eigh(A)
+            w, V = solver.eigh(A.detach())  # DLPack refuses tensors that require grad
             return torch.from_dlpack(w), torch.from_dlpack(V)
 
     @cupy_eigh.register_fake
@@ -227,7 +226,10 @@ class TorchAdapter:
 
         call = _Call(op, config, xp)
         plain, with_jvp = _function_classes()
-        out = (plain if torch.compiler.is_compiling() else with_jvp).apply(A, call)
+        # Dynamo cannot trace a Function with a jvp; inside a torch.func transform it would
+        # differentiate the forward's own operations instead, so there it gets the jvp (and a break)
+        traced = torch.compiler.is_compiling() and torch._C._functorch.maybe_current_level() is None
+        out = (plain if traced else with_jvp).apply(A, call)
         out = out if isinstance(out, tuple) else (out,)
         return EighResult(*out[:call.outputs]) if call.eigh else out[0]
 

@@ -157,6 +157,24 @@ def test_torch_vmap_over_inputs_and_over_grad(torch, data, name):
     assert rel_err(per_sample, np.stack([reference_grad(case, x, gw, G) for x in a])) < FIRST
 
 
+@pytest.mark.parametrize("name", ["eigh-taylor", "sqrtm-mpa-lyapunov", "invsqrtm", "matrix_function-log"])
+def test_torch_compile_of_func_transforms(torch, data, name):
+    """torch.compile around torch.func.grad, jvp and vmap(grad) gives the eager numbers (a
+    detach inside the Function's forward once made the compiled gradients silently zero)."""
+    a, gw, G, dA = data
+    case = CASES[name]
+    loss = loss_of(case, _t(torch, gw), _t(torch, G), torch.log)
+    A, D = _t(torch, a[0]), _t(torch, dA)
+    torch._dynamo.reset()
+    grad = torch.compile(torch.func.grad(loss), backend="aot_eager")(A)
+    assert rel_err(grad, reference_grad(case, a[0], gw, G)) < FIRST
+    tangent = torch.compile(lambda x, d: torch.func.jvp(loss, (x,), (d,))[1], backend="aot_eager")(A, D)
+    expected = directional(case, a[0], gw, G, dA)
+    assert abs(float(tangent) - expected) <= FIRST * abs(expected)
+    per_sample = torch.compile(torch.func.vmap(torch.func.grad(loss)), backend="aot_eager")(_t(torch, a))
+    assert rel_err(per_sample, np.stack([reference_grad(case, x, gw, G) for x in a])) < FIRST
+
+
 @pytest.mark.parametrize("name", EXACT)
 def test_torch_second_order_of_exact_methods(torch, data, name):
     """torch.func.hessian and a double backward (create_graph=True) against differences of g."""

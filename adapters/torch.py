@@ -1,11 +1,13 @@
-"""PyTorch adapter: a ``torch.Tensor`` goes through a ``torch.autograd.Function`` whose forward
-and backward are the core op's forward and backward.
+"""PyTorch adapter: a ``torch.Tensor`` goes through a ``torch.autograd.Function`` whose forward,
+backward and jvp are the core op's forward, VJP and JVP, with ``setup_context`` and a generated
+vmap rule, so torch.autograd, forward AD and every torch.func transform work.
 
 Batched, any device, dtype preserved (float16/bfloat16 computed in float32); autocast is
-disabled inside (the methods choose their own precision). The backward is
-first-order only: a backward with ``create_graph=True`` raises, rather than returning a
-second derivative that would silently miss this op's part. torch is imported only when
-a tensor arrives, so registering this plugin costs nothing to a NumPy-only user.
+disabled inside (the methods choose their own precision). Second derivatives are computed
+where every configured method is exact and raise :class:`spectralcore.SecondOrderError`
+otherwise, rather than returning one that would silently miss this op's part. torch is
+imported only when a tensor arrives, so registering this plugin costs nothing to a NumPy-only
+user.
 """
 
 from __future__ import annotations

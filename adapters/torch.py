@@ -21,6 +21,7 @@ from spectralcore.dispatch import run_backward, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult
 from spectralcore.ops.base import Op, exactly_differentiable, second_order_error
+from spectralcore._array import register_namespace
 from spectralcore.trace_constants import add_marker
 
 
@@ -97,6 +98,9 @@ def _define_functions() -> tuple[type, type]:
         serialized_type_name="spectralcore.EighResult")
 
     add_marker(torch.compiler.assume_constant_result)  # torch.compile runs them instead of tracing NumPy
+    # sc.sqrtm(A) & co. take A's namespace from this registration, not from array_api_compat's
+    # lru_cache-wrapped type tests, which torch.compile would trace (warning once for each)
+    register_namespace(torch.Tensor, importlib.import_module("array_api_compat.torch"))
 
     class NotTwiceDifferentiable(torch.autograd.Function):
         """Identity on a first derivative that an approximate method computed; differentiating it

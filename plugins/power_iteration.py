@@ -9,10 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from array_api_compat import device
-
 from spectralcore import EighBackward, EighForward, EighResult, hookimpl
-from spectralcore._array import rounding_floor, sym
+from spectralcore._array import device, rounding_floor, sym
 from spectralcore.linalg import symmetric_eigh
 
 

@@ -14,10 +14,8 @@ import math
 import numbers
 from typing import Any
 
-from array_api_compat import device
-
 from spectralcore import KernelBackward, hookimpl
-from spectralcore._array import off_diagonal, pair_gap, reciprocal_where
+from spectralcore._array import device, off_diagonal, pair_gap, reciprocal_where
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,8 +8,7 @@ import functools
 import warnings
 from typing import Any, Callable
 
-from array_api_compat import array_namespace
-
+from ._array import namespace
 from .method import EighResult, Method
 from .ops.base import Op
 from .registry import REGISTRY
@@ -70,7 +69,7 @@ def apply(op: Op, A: Any, config: Any) -> Any:
     torch.compile), when the value checks are skipped. It may have ``numerics()``: the context
     its computations run in (JAX: the matmul precision), which ``vjp`` enters too.
     """
-    xp = array_namespace(A)
+    xp = namespace(A)
     adapter = _adapter(A)
     values = _check(xp, A, adapter, config, op)
     out = adapter.apply(op, xp, A, config)
@@ -158,7 +157,7 @@ def _explicit(name: str, fn: Callable[..., Any], A: Any, args: Any, kwargs: Any)
         raise SpectralError(f"{name} expects a spectralcore op (sc.eigh, sc.sqrtm, sc.invsqrtm, sc.matrix_power, "
                             f"sc.matrix_function), got {fn!r}")
     config = fn.configure(A, *args, **kwargs)
-    xp = array_namespace(A)
+    xp = namespace(A)
     adapter = _adapter(A)
     values = _check(xp, A, adapter, config, op)
     numerics = getattr(adapter, "numerics", contextlib.nullcontext)

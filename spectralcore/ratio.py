@@ -12,9 +12,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from array_api_compat import device
-
-from ._array import off_diagonal, pair_sign
+from ._array import device, off_diagonal, pair_sign
 from .method import KernelBackward
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from array_api_compat import array_namespace, device, is_numpy_array
+from array_api_compat import is_numpy_array
 
-from ._array import Array, dtype_eps
+from ._array import Array, device, dtype_eps, namespace
 
 
 class SpectralError(ValueError):
@@ -71,11 +71,11 @@ def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *
     if g is None:
         return None
     try:
-        namespace = array_namespace(g)
+        g_xp = namespace(g)
     except TypeError:
-        namespace = None
-    if namespace is not xp:
-        if namespace is None or not is_numpy_array(g):
+        g_xp = None
+    if g_xp is not xp:
+        if g_xp is None or not is_numpy_array(g):
             raise SpectralError(f"{role} `{name}` must be an array like A ({_type_name(A)}) or None, "
                                 f"got {_type_name(g)}")
         g = xp.asarray(g, device=device(A))

@@ -1,6 +1,6 @@
 """The layers the papers use the ops for, as backend-neutral functions.
 
-Written only against the Array API namespace of the input (``array_api_compat.array_namespace``)
+Written only against the Array API namespace of the input (``spectralcore._array.namespace``)
 and the public ops (``sc.eigh``, ``sc.sqrtm``, ``sc.invsqrtm``, ``sc.matrix_power``), so each
 runs on NumPy, CuPy, array-api-strict, torch and JAX, and is differentiable wherever the ops
 are (torch autograd, JAX transformations). Stateful layers are pure: they take a state and

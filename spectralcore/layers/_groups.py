@@ -12,9 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from array_api_compat import array_namespace, device as device_of
-
-from .._array import Array, eye_like, sym
+from .._array import Array, device as device_of, eye_like, namespace, sym
 from ..validation import SpectralError
 
 
@@ -44,7 +42,7 @@ def state_layout(num_features: int, groups: int | None, group_size: int | None, 
     I is the (G, d, d) stack of identities."""
     G, d = group_shape(num_features, groups, group_size)
     if like is not None:
-        xp = array_namespace(like) if xp is None else xp
+        xp = namespace(like) if xp is None else xp
         dtype = like.dtype if dtype is None else dtype
         device = device_of(like) if device is None else device
     if xp is None:

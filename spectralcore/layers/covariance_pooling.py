@@ -22,9 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from array_api_compat import array_namespace, device as device_of
-
-from .._array import Array
+from .._array import Array, device as device_of, namespace
 from ..ops.spectral import matrix_power
 from ..ops.sqrtm import sqrtm
 from ..validation import SpectralError
@@ -33,7 +31,7 @@ from ._groups import add_ridge, check_eps, moments
 
 def covariance(x: Array) -> Array:
     """Per-sample channel covariance P = X Ī Xᵀ (N, C, C) of features x (N, C, *spatial)."""
-    xp = array_namespace(x)
+    xp = namespace(x)
     if x.ndim < 3:
         raise SpectralError(f"`x` must have shape (N, C, *spatial) with at least one spatial axis, "
                             f"got {tuple(x.shape)}")
@@ -43,7 +41,7 @@ def covariance(x: Array) -> Array:
 
 def upper_triangle(P: Array) -> Array:
     """The upper triangle of (..., C, C), diagonal included, row by row: (..., C(C+1)/2)."""
-    xp = array_namespace(P)
+    xp = namespace(P)
     C = P.shape[-1]
     index = xp.asarray([i * C + j for i in range(C) for j in range(i, C)], device=device_of(P))
     return xp.take(xp.reshape(P, tuple(P.shape[:-2]) + (C * C,)), index, axis=-1)
@@ -62,7 +60,7 @@ def covariance_pooling(x: Array, *, power: float = 0.5, eps: float = 1e-5, triu:
     >>> bool(np.allclose(Q @ Q, covariance_pooling(x, power=1.0, eps=0.0)))
     True
     """
-    xp = array_namespace(x)
+    xp = namespace(x)
     check_eps(eps)
     P = add_ridge(xp, covariance(x), eps)
     if power == 0.5:

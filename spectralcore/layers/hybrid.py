@@ -30,9 +30,7 @@ import dataclasses
 import math
 from typing import Any, Iterable, Mapping
 
-from array_api_compat import array_namespace
-
-from .._array import Array
+from .._array import Array, namespace
 from ..validation import SpectralError
 
 NEWTON_SCHULZ: Mapping[str, Any] = {"forward": "newton-schulz", "backward": "newton-schulz"}
@@ -44,7 +42,7 @@ def condition_number(A: Array) -> Array:
 
     Reads eigenvalues (``xp.linalg.eigvalsh``): an eager diagnostic, not for traced code.
     """
-    xp = array_namespace(A)
+    xp = namespace(A)
     w = xp.linalg.eigvalsh(A)
     lo, hi = w[..., 0], w[..., -1]
     return xp.where(lo > 0, hi / xp.where(lo > 0, lo, xp.ones_like(lo)), xp.full_like(lo, math.inf))
@@ -87,7 +85,7 @@ class HybridSchedule:
         """Record the condition numbers of a batch of covariances (eager; reads the values)."""
         if self.max_condition is None or self.switched or covariance is None:
             return
-        xp = array_namespace(covariance)
+        xp = namespace(covariance)
         cond = condition_number(covariance)
         cond = xp.reshape(cond, (-1,))
         self._log_conditions.extend(math.log(c) if 0 < c < math.inf else math.inf for c in map(float, cond))

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from array_api_compat import array_namespace, device as device_of
-
-from .._array import Array
+from .._array import Array, device as device_of, namespace
 from ..ops.eigh import eigh
 from ..validation import SpectralError
 from ._groups import affine, check_eps, check_momentum, from_groups, moments, running, state_layout, to_groups
@@ -81,7 +79,7 @@ def pca_denoising(x: Array, state: PCAState, *, train: bool = True, k: int | Non
     >>> int(np.linalg.matrix_rank(y))
     2
     """
-    xp = array_namespace(x)
+    xp = namespace(x)
     check_eps(eps)
     check_momentum(momentum)
     G, d = state.mean.shape

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
-
-from .._array import Array
+from .._array import Array, namespace
 from ..ops.sqrtm import invsqrtm, sqrtm
 from ..validation import SpectralError
 from ._groups import add_ridge, check_eps, moments
@@ -32,7 +30,7 @@ def _features(x: Array, name: str) -> Array:
 def whiten(x: Array, *, eps: float = 1e-5, forward: Any = "eigh", backward: Any = "exact", check: bool = True,
            **options: Any) -> Array:
     """X_w = (Σ + εI)^{-1/2} (X − μ1ᵀ) of features x (..., C, M) (eqs. 30–31)."""
-    xp = array_namespace(x)
+    xp = namespace(x)
     check_eps(eps)
     _, centred, cov = moments(xp, _features(x, "x"))
     return invsqrtm(add_ridge(xp, cov, eps), forward=forward, backward=backward, check=check, **options) @ centred
@@ -42,7 +40,7 @@ def colour(xw: Array, style: Array, *, eps: float = 1e-5, forward: Any = "eigh",
            check: bool = True, **options: Any) -> Array:
     """(Σ_B + εI)^{1/2} X_w + μ_B 1ᵀ: colour whitened features with the statistics of ``style``
     (..., C, M_B) (eqs. 32–33)."""
-    xp = array_namespace(xw, style)
+    xp = namespace(xw, style)
     check_eps(eps)
     mean, _, cov = moments(xp, _features(style, "style"))
     S = sqrtm(add_ridge(xp, cov, eps), forward=forward, backward=backward, check=check, **options)

@@ -38,9 +38,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from array_api_compat import array_namespace
-
-from .._array import Array
+from .._array import Array, namespace
 from ..ops.eigh import eigh
 from ..ops.sqrtm import invsqrtm
 from ..validation import SpectralError
@@ -83,7 +81,7 @@ def check_method(via: str, forward: Any, backward: Any, options: dict[str, Any])
 def whitening_matrix(A: Array, *, eps: float, via: str = "invsqrtm", forward: Any = "eigh", backward: Any = "exact",
                      check: bool = True, **options: Any) -> Array:
     """S = (A + εI)^{-1/2} for symmetric positive semidefinite A (..., d, d), by ``via`` (module doc)."""
-    xp = array_namespace(A)
+    xp = namespace(A)
     A = add_ridge(xp, A, eps)
     if via == "invsqrtm":
         return invsqrtm(A, forward=forward, backward=backward, check=check, **options)
@@ -118,7 +116,7 @@ def zca_whitening(x: Array, state: ZCAState, *, train: bool = True, weight: Arra
     >>> bool(np.allclose(y.T @ y / 256, np.eye(4)))
     True
     """
-    xp = array_namespace(x)
+    xp = namespace(x)
     check_eps(eps)
     check_momentum(momentum)
     if eval_from not in EVAL_FROM:

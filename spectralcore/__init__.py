@@ -30,7 +30,7 @@ from .method import (  # noqa: E402
 )
 from .ops.base import SecondOrderError  # noqa: E402
 from .ops.eigh import eigh  # noqa: E402
-from .ops.spectral import matrix_function, matrix_power  # noqa: E402
+from .ops.spectral import expm, logm, matrix_function, matrix_power  # noqa: E402
 from .ops.sqrtm import invsqrtm, sqrtm  # noqa: E402
 from . import registry  # noqa: E402
 from .registry import MethodCatalog, MethodInfo, register  # noqa: E402
@@ -55,10 +55,12 @@ __all__ = [
     "SqrtmBackward",
     "SqrtmForward",
     "eigh",
+    "expm",
     "hookimpl",
     "invsqrtm",
     "jvp",
     "linearize",
+    "logm",
     "matrix_function",
     "matrix_power",
     "methods",

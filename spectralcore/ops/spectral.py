@@ -1,4 +1,5 @@
-"""``sc.matrix_function`` and ``sc.matrix_power``: V f(Λ) Vᵀ with the Daleckii–Krein backward."""
+"""``sc.matrix_function``, ``sc.matrix_power``, ``sc.logm`` and ``sc.expm``: V f(Λ) Vᵀ with the
+Daleckii–Krein backward."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numbers
 from typing import Any, Callable
 
+from .._array import namespace
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, Method
 from ..validation import SpectralError
@@ -28,16 +30,38 @@ class Power:
 
 
 @dataclasses.dataclass(frozen=True)
+class Log:
+    """f(λ) = log λ, f′(λ) = 1/λ in the namespace of λ."""
+
+    def f(self, w: Any) -> Any:
+        return namespace(w).log(w)
+
+    def df(self, w: Any) -> Any:
+        return 1 / w
+
+
+@dataclasses.dataclass(frozen=True)
+class Exp:
+    """f(λ) = f′(λ) = exp λ in the namespace of λ."""
+
+    def f(self, w: Any) -> Any:
+        return namespace(w).exp(w)
+
+    df = f
+
+
+@dataclasses.dataclass(frozen=True)
 class SpectralConfig:
     f: Callable[[Any], Any]
     df: Callable[[Any], Any]
     forward: EighForward
     backward: EighBackward | None  # None: the exact Daleckii–Krein rule
     check: bool = True
+    domain: str | None = None  # "psd", "pd" or None (any symmetric A), checked under check=True
 
 
 def _configure(call: str, f: Callable, df: Callable, forward: str | Method, backward: str | Method,
-               check: bool, options: dict[str, Any]) -> SpectralConfig:
+               check: bool, options: dict[str, Any], domain: str | None = None) -> SpectralConfig:
     for name, fn in (("f", f), ("df", df)):
         if not callable(fn):
             raise SpectralError(f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
@@ -46,7 +70,7 @@ def _configure(call: str, f: Callable, df: Callable, forward: str | Method, back
     if backward != "exact":
         slots.append(MethodSlot("backward", ("eigh-backward",), backward))
     methods = resolve_methods(call, slots, options)
-    return SpectralConfig(f, df, methods["forward"], methods.get("backward"), check)
+    return SpectralConfig(f, df, methods["forward"], methods.get("backward"), check, domain)
 
 
 class SpectralFunctionOp(Op):
@@ -54,12 +78,10 @@ class SpectralFunctionOp(Op):
         self.name = name
 
     def domain(self, config: SpectralConfig) -> str | None:
-        """A^p for a non-integer p: positive semidefinite (p > 0) or definite (p < 0); any other
-        function: wherever f is defined, which the caller knows (NaN outside)."""
-        p = config.f.__self__.p if isinstance(getattr(config.f, "__self__", None), Power) else None
-        if p is None or float(p).is_integer():
-            return None
-        return "psd" if p > 0 else "pd"
+        """Set by the public function: A^p for a non-integer p needs A positive semidefinite
+        (p > 0) or definite (p < 0), log A definite; any other f is defined wherever f is, which
+        the caller knows (NaN outside)."""
+        return config.domain
 
     def forward(self, xp: Any, A: Any, config: SpectralConfig) -> tuple[Any, Any]:
         w, V = config.forward(xp, A)
@@ -88,6 +110,8 @@ class SpectralFunctionOp(Op):
 
 MATRIX_FUNCTION = SpectralFunctionOp("matrix_function")
 MATRIX_POWER = SpectralFunctionOp("matrix_power")
+LOGM = SpectralFunctionOp("logm")
+EXPM = SpectralFunctionOp("expm")
 
 
 @public_op(MATRIX_FUNCTION)
@@ -115,4 +139,24 @@ def matrix_power(A: Any, p: float, *, forward: str | Method = "eigh", backward: 
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p):
         raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")
     power = Power(float(p))
-    return _configure("matrix_power", power.f, power.df, forward, backward, check, options)
+    domain = None if float(p).is_integer() else "psd" if p > 0 else "pd"
+    return _configure("matrix_power", power.f, power.df, forward, backward, check, options, domain)
+
+
+@public_op(LOGM)
+def logm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
+         **options: Any) -> Any:
+    """log A = V log(Λ) Vᵀ for symmetric positive definite ``A`` (an error under ``check=True``
+    otherwise; NaN with ``check=False``). Backward as :func:`matrix_function`: Daleckii–Krein,
+    Γ_ij = (log λi − log λj)/(λi − λj), exact at repeated eigenvalues."""
+    log = Log()
+    return _configure("logm", log.f, log.df, forward, backward, check, options, "pd")
+
+
+@public_op(EXPM)
+def expm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
+         **options: Any) -> Any:
+    """exp A = V exp(Λ) Vᵀ for symmetric ``A``. Backward as :func:`matrix_function`:
+    Daleckii–Krein, Γ_ij = (e^λi − e^λj)/(λi − λj), exact at repeated eigenvalues."""
+    exp = Exp()
+    return _configure("expm", exp.f, exp.df, forward, backward, check, options)

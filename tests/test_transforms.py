@@ -58,6 +58,8 @@ CASES = {
     "invsqrtm-lorentzian": Case("invsqrtm", (("backward", "lorentzian"),)),
     "matrix_power": Case("matrix_power", exact=True),
     "matrix_function-log": Case("matrix_function", exact=True),
+    "logm": Case("logm", exact=True),
+    "expm": Case("expm", exact=True),
 }
 EXACT = [name for name, case in CASES.items() if case.exact]
 APPROXIMATE = [name for name, case in CASES.items() if not case.exact]
@@ -87,7 +89,7 @@ def reference_grad(case: Case, a, gw, G):
     if case.op == "eigh":
         (w, V), pullback = sc.vjp(sc.eigh, a, **kw)
         return pullback((gw, 2 * G * V))
-    args = {"matrix_power": (0.5,), "matrix_function": (np.log, lambda x: 1 / x)}.get(case.op, ())
+    args = {"matrix_power": (0.5,), "matrix_function": (np.log, lambda x: 1 / x)}.get(case.op, ())  # logm, expm: none
     _, pullback = sc.vjp(getattr(sc, case.op), a, *args, **kw)
     return pullback(G)
 

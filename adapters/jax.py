@@ -28,8 +28,13 @@ from typing import Any
 from spectralcore.dispatch import run_backward, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult, no_jvp
-from spectralcore.ops.base import (Op, configured_methods, exactly_differentiable, forward_mode_available,
-                                   second_order_error)
+from spectralcore.ops.base import (
+    Op,
+    configured_methods,
+    exactly_differentiable,
+    forward_mode_available,
+    second_order_error,
+)
 
 
 @functools.cache

@@ -21,7 +21,8 @@ options with ``functools.partial`` before ``jax.jit``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -4,7 +4,8 @@ method (``jax.jit(jax.grad(loss))``), mirroring :mod:`spectralcore.adapters.torc
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +44,7 @@ BASELINES = {"jnp.linalg.eigh autograd (baseline)": eigh_autograd,
 
 def methods(sqrtm_methods: dict[str, dict], eigh_backwards: tuple[str, ...]) -> dict[str, Callable]:
     """The baselines, then ``sc.sqrtm`` with each option set and ``sc.eigh`` with each backward."""
-    out = dict(BASELINES)
+    out: dict[str, Callable[..., Any]] = dict(BASELINES)
     out |= {name: (lambda A, kw=kw: sc.sqrtm(A, **kw)) for name, kw in sqrtm_methods.items()}
     out |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b)) for b in eigh_backwards}
     return out

@@ -17,11 +17,11 @@ import sys
 from contextlib import nullcontext
 from typing import Any
 
+from spectralcore._array import register_namespace
 from spectralcore.dispatch import run_backward, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult
 from spectralcore.ops.base import Op, exactly_differentiable, second_order_error
-from spectralcore._array import register_namespace
 from spectralcore.trace_constants import add_marker
 
 
@@ -80,7 +80,7 @@ def _without_autocast(A: Any) -> Any:
 _FUNCTIONS: tuple[type, type] | None = None
 
 
-def _function_classes() -> tuple[type, type]:
+def _function_classes() -> tuple[Any, Any]:
     """The autograd.Functions without and with a JVP (and the CuPy eigh custom op), defined on
     first use (module globals, which torch.compile reads as constants once they exist)."""
     global _FUNCTIONS, _CUPY_EIGH
@@ -192,7 +192,8 @@ def _define_functions() -> tuple[type, type]:
                 else:
                     residuals = _unflatten(call.spec, (A.detach(), *leaves))
                     tangent = run_jvp(call.op, call.xp, A.detach(), call.config, residuals, dA)
-                    tangent = tuple(guarded(t, call, A, dA) for t in tangent) if call.eigh else guarded(tangent, call, A, dA)
+                    tangent = (tuple(guarded(t, call, A, dA) for t in tangent) if call.eigh
+                               else guarded(tangent, call, A, dA))
             tangent = tangent if call.eigh else (tangent,)
             return (*tangent, *[None] * (len(leaves) - len(tangent)))
     return SpectralFunction, SpectralFunctionWithJvp

@@ -19,19 +19,17 @@ imports torch; ``import spectralcore`` alone does not.
 from __future__ import annotations
 
 import abc
-
 from typing import Any
 
 import torch
-from torch import nn
-
 from array_api_compat import array_namespace
+from torch import nn
 
 from spectralcore import layers as F
 from spectralcore.layers._groups import moments, to_groups
-from spectralcore.ops.sqrtm import invsqrtm, sqrtm
-from spectralcore.ops.spectral import matrix_power
 from spectralcore.ops.eigh import eigh
+from spectralcore.ops.spectral import matrix_power
+from spectralcore.ops.sqrtm import invsqrtm, sqrtm
 
 
 def _method_repr(method: dict[str, Any]) -> str:
@@ -48,7 +46,7 @@ class _Configurable(nn.Module, abc.ABC):
     def _validate(self, method: dict[str, Any]) -> None:
         """Raise if ``method`` is not a valid configuration of this layer."""
 
-    def configure(self, **method: Any) -> "_Configurable":
+    def configure(self, **method: Any) -> _Configurable:
         """Replace the method (``forward``, ``backward``, ``via`` where it applies, options);
         keys not given keep their defaults, not their previous values. Invalid names or
         options raise here, naming what is available."""

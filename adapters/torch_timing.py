@@ -6,7 +6,8 @@ host synchronisations, counted on any device with a TorchDispatchMode)."""
 from __future__ import annotations
 
 import collections
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -53,7 +54,7 @@ BASELINES = {"torch.linalg.eigh autograd (baseline)": eigh_autograd,
 def methods(sqrtm_methods: dict[str, dict], eigh_backwards: tuple[str, ...]) -> dict[str, Callable]:
     """The baselines, then ``sc.sqrtm`` with each option set and ``sc.eigh`` with each backward
     (check=False: the value checks read the data, a host synchronisation per call)."""
-    out = dict(BASELINES)
+    out: dict[str, Callable[..., Any]] = dict(BASELINES)
     out |= {name: (lambda A, kw=kw: sc.sqrtm(A, check=False, **kw)) for name, kw in sqrtm_methods.items()}
     out |= {f"eigh, {b} backward": (lambda A, b=b: sc.eigh(A, backward=b, check=False)) for b in eigh_backwards}
     return out

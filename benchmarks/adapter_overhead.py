@@ -151,9 +151,9 @@ def run_torch(A_np, G_np, repeats, device):
     for name, (ours, ours_nocheck, plain) in cases.items():
         reference = sym(step(plain))  # the gradient on symmetric matrices: autograd's plain NS is not symmetric
         agree = float((sym(step(ours)) - reference).abs().max() / reference.abs().max())
-        t_plain = median_time(lambda: step(plain), repeats, sync)
-        t_ours = median_time(lambda: step(ours), repeats, sync)
-        t_nocheck = median_time(lambda: step(ours_nocheck), repeats, sync)
+        t_plain = median_time(lambda plain=plain: step(plain), repeats, sync)
+        t_ours = median_time(lambda ours=ours: step(ours), repeats, sync)
+        t_nocheck = median_time(lambda ours_nocheck=ours_nocheck: step(ours_nocheck), repeats, sync)
         rows.append((f"torch {name}", t_ours, t_nocheck, t_plain, agree))
     return rows
 
@@ -244,12 +244,12 @@ def run_jax(A_np, G_np, repeats, device, designs=("jvp",)):
     for name, (ours_loss, plain_loss) in cases.items():
         plain = jax.jit(jax_timing.at_our_precision(jax.grad(plain_loss)))
         reference = sym(plain(A))
-        t_plain = median_time(lambda: plain(A).block_until_ready(), repeats)
+        t_plain = median_time(lambda plain=plain: plain(A).block_until_ready(), repeats)
         for design in designs:
             with jax_design(design):
                 ours = jax.jit(jax.grad(ours_loss))
                 agree = float(jnp.max(jnp.abs(sym(ours(A)) - reference)) / jnp.max(jnp.abs(reference)))
-            t_ours = median_time(lambda: ours(A).block_until_ready(), repeats)
+            t_ours = median_time(lambda ours=ours: ours(A).block_until_ready(), repeats)
             label = "" if len(designs) == 1 else f" [{design}]"
             rows.append((f"jax jit {name}{label}", t_ours, float("nan"), t_plain, agree))
     return rows
@@ -292,7 +292,8 @@ def main() -> None:
         print(f"JAX rows skipped: {error}")
     print(f"batch {args.batch} of {args.n}x{args.n} float32, {args.device}, forward + backward, "
           f"median of {args.repeats}")
-    print(f"{'case':40} {'ours ms':>9} {'check=False':>12} {'plain ms':>9} {'ratio':>6} {'ratio (no check)':>17} {'max|dgA|/max|gA|':>17}")
+    print(f"{'case':40} {'ours ms':>9} {'check=False':>12} {'plain ms':>9} {'ratio':>6} {'ratio (no check)':>17} "
+          f"{'max|dgA|/max|gA|':>17}")
     for name, ours, nocheck, plain, agree in rows:
         print(f"{name:40} {ours * 1e3:9.2f} {nocheck * 1e3:12.2f} {plain * 1e3:9.2f} {ours / plain:6.3f} "
               f"{nocheck / plain:17.3f} {agree:17.2e}")

@@ -32,18 +32,19 @@ import argparse
 import os
 import statistics
 import time
-from typing import Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy / scipy / jax load OpenBLAS (see above)
 
-import numpy as np  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-from rich.table import Table  # noqa: E402
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
-import spectralcore as sc  # noqa: E402
-from spectralcore.linalg import chosen_solver  # noqa: E402
-from spectralcore.report.sections.speed import CAPTURE_SAFE, SQRTM  # noqa: E402 - the report's method lists
+import spectralcore as sc
+from spectralcore.linalg import chosen_solver
+from spectralcore.report.sections.speed import CAPTURE_SAFE, SQRTM  # the report's method lists
 
 BATCHES, SIZES = (1, 16, 64, 256), (32, 64, 128, 256)
 QUICK_BATCHES, QUICK_SIZES = (1, 64), (32, 64)
@@ -226,7 +227,7 @@ def jax_device(kind: str):
     try:
         return jax.devices("gpu")[0]
     except RuntimeError as error:
-        raise RuntimeError(f"JAX has no GPU backend ({error}); install jax[cuda12] or use --framework torch")
+        raise RuntimeError(f"JAX has no GPU backend ({error}); install jax[cuda12] or use --framework torch") from error
 
 
 def jax_cases(eigh_names: list[str]) -> dict[str, Callable]:
@@ -274,7 +275,7 @@ def print_table(title: str, rows: list, notes: list[str]) -> None:
                 table.add_row(str(batch), str(n), label, f"[red]{escape(value[:100])}[/red]", "", "", "", "")
                 continue
 
-            def ratio(ref: Any) -> str:
+            def ratio(ref: Any, value: Timing = value) -> str:
                 return f"{ref.ms / value.ms:.2f}×" if isinstance(ref, Timing) else "—"
 
             table.add_row(str(batch), str(n), label, f"{value.ms:.2f}", f"{value.min_ms:.2f}", ratio(base),
@@ -300,7 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--torch-compile", action="store_true",
                         help="also time sqrtm mpa+lyapunov under torch.compile (reduce-overhead on cuda)")
     parser.add_argument("--cuda-graph", action="store_true",
-                        help="(cuda) also time every capture-safe method (mpa, mtp, newton-schulz) captured in a CUDA graph")
+                        help="(cuda) also time every capture-safe method (mpa, mtp, newton-schulz) captured in a "
+                             "CUDA graph")
     parser.add_argument("--skip", action="append", default=[], metavar="TEXT",
                         help="leave out methods whose name contains TEXT (repeatable), e.g. power-iteration")
     args = parser.parse_args(argv)
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.framework in ("torch", "both"):
         try:  # torch before spectralcore's registry loads the adapters: the autograd.Function then
-            import torch  # noqa: F401  # exists before torch.compile traces (see README)
+            import torch  # exists before torch.compile traces (see README)
         except ImportError:
             console.print("[red]torch is not installed: torch table skipped[/red]")
             args.framework = "jax" if args.framework == "both" else "none"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ class Backend:
     asarray: Callable[[np.ndarray], Any]
     to_numpy: Callable[[Any], np.ndarray]
     device_of: Callable[[Any], str]
-    precision: Callable[[Any], Any] = lambda dtype: contextlib.nullcontext()  # noqa: E731
+    precision: Callable[[Any], Any] = lambda dtype: contextlib.nullcontext()
 
     def __str__(self) -> str:
         return f"{self.name}/{self.device}"

@@ -82,7 +82,7 @@ class Cotangent:
     weights: np.ndarray
 
     @classmethod
-    def for_shape(cls, shape: tuple, seed: int = SEED + 1) -> "Cotangent":
+    def for_shape(cls, shape: tuple, seed: int = SEED + 1) -> Cotangent:
         rng = np.random.default_rng(seed)
         g = rng.standard_normal(shape)
         return cls((g + np.swapaxes(g, -1, -2)) / 2, rng.standard_normal(shape[:-1]),
@@ -92,5 +92,5 @@ class Cotangent:
         """(gw, gV) of the gauge-invariant loss for eigenvectors V."""
         return self.gw, 2 * (self.G @ V) * self.weights
 
-    def scaled(self, factor: float) -> "Cotangent":
+    def scaled(self, factor: float) -> Cotangent:
         return Cotangent(self.G * factor, self.gw * factor, self.weights)

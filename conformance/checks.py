@@ -11,13 +11,16 @@ uses the method (``Subject.ops``); the structural ones in its own op (``Subject.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import cast
 
 import numpy as np
 
+from spectralcore.method import EighBackward
+
+from . import reference
 from .backends import Backend
 from .cases import SEPARATED, Cotangent, batch, degenerate
-from . import reference
 from .subject import Subject
 
 BOUND = 1e12  # "bounded": ‖gA‖_F ≤ BOUND · ‖cotangent‖_F on every degenerate input
@@ -123,8 +126,9 @@ def symmetric(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
 
 def sign_invariance(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """Flipping eigenvector signs (and the cotangent's with them) leaves gA unchanged."""
-    import spectralcore as sc
     from array_api_compat import array_namespace
+
+    import spectralcore as sc
 
     A = SEPARATED.matrix
     cot = Cotangent.for_shape(A.shape)
@@ -136,8 +140,8 @@ def sign_invariance(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         grads = []
         for signs in (np.ones(A.shape[-1]), np.array([1.0, -1.0, 1.0, -1.0, -1.0])):
             gw, gV = cot.eigh(V_np * signs)
-            g = s.method.vjp(xp, x, w, V * b.asarray(signs.astype(dtype)), b.asarray(gw.astype(dtype)),
-                             b.asarray(gV.astype(dtype)))
+            g = cast(EighBackward, s.method).vjp(xp, x, w, V * b.asarray(signs.astype(dtype)),
+                                                 b.asarray(gw.astype(dtype)), b.asarray(gV.astype(dtype)))
             grads.append(b.to_numpy(g).astype(np.float64))
     yield _result("sign invariance", s, b, dtype, SEPARATED.name, rel(grads[1], grads[0]), ROUNDING[dtype])
 
@@ -212,8 +216,9 @@ def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     for op in s.ops:
         with b.precision(dtype):
             x = b.asarray(A.astype(dtype))
+            role, G = s.roles(op), jnp.asarray(cot.G.astype(dtype))
 
-            def loss(a, op=op, role=s.roles(op), G=jnp.asarray(cot.G.astype(dtype))):
+            def loss(a, op=op, role=role, G=G):
                 out = op.fn(a, **role)
                 if op.name == "eigh":
                     w, V = out
@@ -264,7 +269,8 @@ def jvp_finite_differences(s: Subject, b: Backend, dtype: str) -> Iterator[Resul
     h = 1e-3
 
     def central(step: float) -> dict[str, np.ndarray]:
-        up, down = _reference_outputs(op.name, A + step * dA, cot.weights), _reference_outputs(op.name, A - step * dA, cot.weights)
+        up = _reference_outputs(op.name, A + step * dA, cot.weights)
+        down = _reference_outputs(op.name, A - step * dA, cot.weights)
         return {k: (up[k] - down[k]) / (2 * step) for k in up}
 
     for op in s.ops:
@@ -275,7 +281,8 @@ def jvp_finite_differences(s: Subject, b: Backend, dtype: str) -> Iterator[Resul
         coarse, fine = central(h), central(h / 2)
         for key in fine:
             expected = (4 * fine[key] - coarse[key]) / 3
-            yield _result("jvp against differences", s, b, dtype, f"{op.label} d{key}", rel(tangents[key], expected), allowed)
+            yield _result("jvp against differences", s, b, dtype, f"{op.label} d{key}", rel(tangents[key], expected),
+                          allowed)
 
 
 @dataclasses.dataclass(frozen=True)

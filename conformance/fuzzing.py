@@ -22,14 +22,14 @@ import dataclasses
 import json
 import pathlib
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 from .backends import Backend, available
 from .cases import Cotangent, orthogonal
 from .checks import BOUND
-from .runner import DTYPES, subjects
+from .runner import DTYPES, MethodSelection, subjects
 from .subject import Op, Subject
 
 SIZES = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64)
@@ -157,7 +157,7 @@ def fuzz_one(s: Subject, op: Op, b: Backend, dtype: str, cases: int, seed: int,
     return result
 
 
-def fuzz(method: str | object | Iterable | None = None, *, kind: str | None = None, cases: int = 1000,
+def fuzz(method: MethodSelection = None, *, kind: str | None = None, cases: int = 1000,
          seed: int = 0, backends: list[str] | None = None, devices: list[str] | None = None,
          dtypes: Iterable[str] = DTYPES,
          save_dir: str | pathlib.Path | None = "spectralcore-fuzz",

@@ -38,12 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
         load_plugin(spec)
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.getoption("spectralcore_conformance"):
         return
 
-    def expand(node: pytest.Collector) -> list:
-        out = []
+    def expand(node: pytest.Collector) -> list[pytest.Item]:
+        out: list[pytest.Item] = []
         for child in node.collect():
             out.extend([child] if isinstance(child, pytest.Item) else expand(child))
         return out

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeAlias
 
 import spectralcore as sc
 from spectralcore.method import Method
@@ -14,6 +15,9 @@ from .checks import CHECKS, Result
 from .subject import MethodError, Subject
 
 DTYPES = ("float32", "float64")
+
+# which methods a run tests: a registered name, an instance, a class, several of these, or all (None)
+MethodSelection: TypeAlias = "str | Method | type[Method] | Iterable[Any] | None"
 
 
 @dataclasses.dataclass
@@ -46,7 +50,7 @@ class Report:
         return [(*key, ok, total) for key, (ok, total) in rows.items()]
 
 
-def subjects(method: str | Method | type | Iterable | None = None, kind: str | None = None) -> list[Subject]:
+def subjects(method: MethodSelection = None, kind: str | None = None) -> list[Subject]:
     """The methods to test: registered ones by name (every kind with that name), instances or
     classes (configured with their defaults), or all registered methods."""
     if method is None or isinstance(method, str):
@@ -63,7 +67,7 @@ def subjects(method: str | Method | type | Iterable | None = None, kind: str | N
     return [s for m in method for s in subjects(m, kind)]
 
 
-def run(method: str | Method | type | Iterable | None = None, *, kind: str | None = None,
+def run(method: MethodSelection = None, *, kind: str | None = None,
         backends: list[str] | None = None, devices: list[str] | None = None,
         dtypes: Iterable[str] = DTYPES, progress: Callable[[str], None] | None = None) -> Report:
     """Run the conformance suite and return a :class:`Report` (``.passed``, ``.failures``).

@@ -179,8 +179,8 @@ def main() -> None:
           f"ZCA(d={WIDTH}, eps={args.eps}, eval from running {EVAL_FROM}) -> ReLU -> maxpool -> Linear; "
           f"{args.epochs} epochs, batch {args.batch}, "
           f"SGD lr {args.lr}; {args.seeds} seeds; {args.threads} threads")
-    print(f"\n| method | NaN runs | test acc. % (eval, running stats) | test acc. % (batch stats) | ms/step "
-          f"| pairs closer than 2^-10: all / outside the eps space |")
+    print("\n| method | NaN runs | test acc. % (eval, running stats) | test acc. % (batch stats) | ms/step "
+          "| pairs closer than 2^-10: all / outside the eps space |")
     print("|---|---|---|---|---|---|")
     all_spectra: list = []
     for name in args.methods:

@@ -3,19 +3,22 @@
 One module per method (power iteration and Newton–Schulz hold a forward and its backward).
 """
 
-BUILTIN = ("spectralcore.adapters.array_api", "spectralcore.adapters.torch", "spectralcore.adapters.jax") + tuple(f"spectralcore.plugins.{name}" for name in (
-    "eigh_solver",
-    "power_iteration",
-    "exact",
-    "degenerate_safe",
-    "clip",
-    "topn",
-    "taylor",
-    "pade",
-    "lorentzian",
-    "eigenbasis",
-    "mtp",
-    "mpa",
-    "newton_schulz",
-    "lyapunov",
-))
+BUILTIN = ("spectralcore.adapters.array_api", "spectralcore.adapters.torch", "spectralcore.adapters.jax") + tuple(
+    f"spectralcore.plugins.{name}"
+    for name in (
+        "eigh_solver",
+        "power_iteration",
+        "exact",
+        "degenerate_safe",
+        "clip",
+        "topn",
+        "taylor",
+        "pade",
+        "lorentzian",
+        "eigenbasis",
+        "mtp",
+        "mpa",
+        "newton_schulz",
+        "lyapunov",
+    )
+)

@@ -10,7 +10,7 @@ quadratically once near 1 and slowly for small ones. Default K = 5 (iSQRT-COV).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix, sym
@@ -28,6 +28,9 @@ class NewtonSchulzSteps(NamedTuple):
 class NewtonSchulzOptions:
     iterations: int = 5
     normalize: str = DEFAULT
+
+    if TYPE_CHECKING:  # Method's, which every class with these options also derives from
+        def require(self, condition: bool, option: str, expected: str) -> None: ...
 
     def validate(self) -> None:
         self.require(self.iterations >= 0, "iterations", "an int >= 0")
@@ -68,11 +71,11 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
 
         gT = Y_kᵀ gY' + gZ' Z_kᵀ,  gY = gY' T_kᵀ − ½ Z_kᵀ gT,  gZ = T_kᵀ gZ' − ½ gT Y_kᵀ,
 
-    and gA = gY₀/c: 6 products per step (4 in the last one, whose other cotangent is zero). After the ``newton-schulz`` forward it reuses the
-    steps that forward saved (so the two must share their options, else the configuration
-    is rejected); after any other forward it runs the iteration itself. The scale c is held
-    constant (at convergence √c Y_K(A/c) does not depend on c, so that path carries only
-    the truncation error).
+    and gA = gY₀/c: 6 products per step (4 in the last one, whose other cotangent is zero). After
+    the ``newton-schulz`` forward it reuses the steps that forward saved (so the two must share
+    their options, else the configuration is rejected); after any other forward it runs the
+    iteration itself. The scale c is held constant (at convergence √c Y_K(A/c) does not depend
+    on c, so that path carries only the truncation error).
     """
 
     name = "newton-schulz"

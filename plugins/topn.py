@@ -30,7 +30,8 @@ class TopN(KernelBackward):
 
     def validate(self) -> None:
         count = isinstance(self.n, numbers.Integral)
-        self.require((count and self.n >= 1) or (not count and 0 < self.n <= 1), "n", "an int >= 1 or a float in (0, 1]")
+        self.require((count and self.n >= 1) or (not count and 0 < self.n <= 1), "n",
+                     "an int >= 1 or a float in (0, 1]")
 
     def check_size(self, size: int) -> None:
         self.require(not isinstance(self.n, numbers.Integral) or self.n <= size, "n",

@@ -14,8 +14,9 @@ import os as _os
 # spectralcore` from the checkout's root see the same names as an install.
 _root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isdir(_os.path.join(_root, "plugins")):
-    __path__.append(_os.path.join(_root))  # noqa: F821 - the package's own __path__
+    __path__.append(_os.path.join(_root))  # the package's own __path__
 
+from . import registry  # noqa: E402
 from .dispatch import jvp, linearize, vjp  # noqa: E402
 from .hooks import hookimpl  # noqa: E402
 from .method import (  # noqa: E402
@@ -32,7 +33,6 @@ from .ops.base import SecondOrderError  # noqa: E402
 from .ops.eigh import eigh  # noqa: E402
 from .ops.spectral import expm, logm, matrix_function, matrix_power  # noqa: E402
 from .ops.sqrtm import invsqrtm, sqrtm  # noqa: E402
-from . import registry  # noqa: E402
 from .registry import MethodCatalog, MethodInfo, register  # noqa: E402
 from .validation import AccuracyWarning, SpectralError  # noqa: E402
 

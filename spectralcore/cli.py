@@ -22,12 +22,15 @@ def _methods(args: argparse.Namespace) -> int:
     infos = methods(args.kind)
     if args.json:
         print(json.dumps([{"kind": i.kind, "name": i.name, "options": i.options, "claims": sorted(i.claims),
-                           "accuracy": i.accuracy, "accuracy_opt_out": i.accuracy_opt_out, "forward_mode": i.forward_mode,
-                           "reference": i.reference, "source": i.source} for i in infos], indent=1, default=repr))
+                           "accuracy": i.accuracy, "accuracy_opt_out": i.accuracy_opt_out,
+                           "forward_mode": i.forward_mode, "reference": i.reference, "source": i.source}
+                          for i in infos], indent=1, default=repr))
         return 0
     show_source = any(i.cls.__module__.split(".")[0] != "spectralcore" for i in infos)  # a third-party method
-    table = Table(title="registered methods", caption="claims: E exact, B bounded, T traceable, F forward mode (a backward with a JVP); accuracy: the relative "
-                  "error claimed on the conformance suite's separated input (--json adds references)")
+    table = Table(title="registered methods",
+                  caption="claims: E exact, B bounded, T traceable, F forward mode (a backward with a JVP); "
+                  "accuracy: the relative error claimed on the conformance suite's separated input "
+                  "(--json adds references)")
     table.add_column("name", no_wrap=True)
     if not args.kind:
         table.add_column("kind", no_wrap=True)
@@ -172,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="also fuzz the bounded claim with N seeded degenerate inputs per op, backend and dtype")
     conf.add_argument("--seed", type=int, default=0, help="fuzzing seed (default 0)")
     conf.add_argument("--fuzz-dir", default="spectralcore-fuzz",
-                      help="where the first failing input of each fuzzed combination is saved (default ./spectralcore-fuzz)")
+                      help="where the first failing input of each fuzzed combination is saved "
+                           "(default ./spectralcore-fuzz)")
     rep = sub.add_parser("report", help="reproduce the papers' numerical results (Markdown + PNG plots)",
                          parents=[plugins])
     size = rep.add_mutually_exclusive_group()

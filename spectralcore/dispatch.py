@@ -6,14 +6,22 @@ import contextlib
 import dataclasses
 import functools
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from ._array import namespace
 from .method import EighResult, Method
 from .ops.base import Op
 from .registry import REGISTRY
-from .validation import (RESIDUAL_WARNING, AccuracyWarning, SpectralError, check_cotangent, check_definite,
-                         check_matrix, working_dtype)
+from .validation import (
+    RESIDUAL_WARNING,
+    AccuracyWarning,
+    SpectralError,
+    check_cotangent,
+    check_definite,
+    check_matrix,
+    working_dtype,
+)
 
 
 def _cast(xp: Any, out: Any, dtype: Any) -> Any:
@@ -129,27 +137,43 @@ def _check_result(xp: Any, op: Op, config: Any, adapter: Any, values: Any, out: 
                       "check=False skips this check", AccuracyWarning, stacklevel=stacklevel)
 
 
-def public_op(op: Op) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+P = ParamSpec("P")
+R = TypeVar("R", covariant=True)
+
+
+class PublicOp(Protocol, Generic[P, R]):
+    """The type of a public op function (``sc.eigh``, ``sc.sqrtm``, ...): called with the
+    signature of its configuring body, which it keeps as ``.configure``; ``.op`` is its op."""
+
+    op: Op
+    configure: Callable[P, Any]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+
+def public_op(op: Op) -> Callable[[Callable[P, R]], PublicOp[P, R]]:
     """Turn a configuring function into the public function of ``op``.
 
     The decorated body parses the user's arguments into the op's configuration (a frozen
     dataclass with a ``check`` field); the public function runs the op through
-    :func:`apply`. ``sc.vjp`` reuses the same body through ``.configure``.
+    :func:`apply`. ``sc.vjp`` reuses the same body through ``.configure``. The body's
+    return annotation is the public function's (what ``apply`` returns), not the configuration's.
     """
 
-    def decorate(configure: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(configure: Callable[P, R]) -> PublicOp[P, R]:
         @functools.wraps(configure)
         def public(A: Any, *args: Any, **kwargs: Any) -> Any:
             return apply(op, A, configure(A, *args, **kwargs))
 
-        public.op = op
-        public.configure = configure
-        return public
+        typed = cast("PublicOp[P, R]", public)
+        typed.op = op
+        typed.configure = configure
+        return typed
 
     return decorate
 
 
-def _explicit(name: str, fn: Callable[..., Any], A: Any, args: Any, kwargs: Any) -> tuple[Op, Any, Any, Any, Any, Any]:
+def _explicit(name: str, fn: PublicOp[..., Any], A: Any, args: Any, kwargs: Any) -> tuple[Op, Any, Any, Any, Any, Any]:
     """The forward of an explicit-derivative call (``vjp``, ``linearize``): (op, config, xp,
     numerics context, out, residuals), with the same checks as the public function."""
     op = getattr(fn, "op", None)
@@ -167,7 +191,7 @@ def _explicit(name: str, fn: Callable[..., Any], A: Any, args: Any, kwargs: Any)
     return op, config, xp, numerics, out, residuals
 
 
-def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
+def vjp(fn: PublicOp[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
     """``out, pullback = vjp(sc.eigh, A, backward="taylor")``; ``pullback(cotangent)`` is gA.
 
     Works on any Array-API array (NumPy, CuPy, array-api-strict, torch, jax) without the
@@ -184,7 +208,7 @@ def vjp(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any,
     return out, pullback
 
 
-def linearize(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
+def linearize(fn: PublicOp[..., Any], A: Any, *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
     """``out, pushforward = linearize(sc.sqrtm, A, backward="lyapunov")``; ``pushforward(dA)`` is
     the output's tangent: ``(dw, dV)`` for eigh, one array otherwise.
 
@@ -201,7 +225,7 @@ def linearize(fn: Callable[..., Any], A: Any, *args: Any, **kwargs: Any) -> tupl
     return out, pushforward
 
 
-def jvp(fn: Callable[..., Any], A: Any, tangent: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+def jvp(fn: PublicOp[..., Any], A: Any, tangent: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     """``out, dout = jvp(sc.sqrtm, A, dA, forward="mpa")``: :func:`linearize` applied once."""
     out, pushforward = linearize(fn, A, *args, **kwargs)
     return out, pushforward(tangent)

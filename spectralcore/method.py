@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 from ._array import Array, congruence, diag_embed, off_diagonal, sym
 
 
-class EighResult(tuple):
+class EighResult(tuple[Any, Any]):
     """``(eigenvalues, eigenvectors)``, ascending like ``xp.linalg.eigh``; unpacks as a pair.
 
     ``accepted`` is set by forwards that may reject eigenpairs (power iteration with
@@ -43,7 +43,9 @@ class EighResult(tuple):
     which are the last ``accepted`` columns; rejected pairs are returned as zeros.
     """
 
-    def __new__(cls, eigenvalues: Array, eigenvectors: Array, accepted: Array | None = None):
+    accepted: Array | None
+
+    def __new__(cls, eigenvalues: Array, eigenvectors: Array, accepted: Array | None = None) -> EighResult:
         self = super().__new__(cls, (eigenvalues, eigenvectors))
         self.accepted = accepted
         return self
@@ -61,14 +63,16 @@ DEFAULT_ACCURACY = 0.1  # claimed by a method that declares no accuracy and does
 
 _OPTION_DEFAULTS: dict[type, dict[str, Any]] = {}
 _OPTION_TYPES: dict[type, dict[str, tuple[tuple[type, ...], str]]] = {}
-_RUNTIME = {float: (numbers.Real, "a real number"), int: (numbers.Integral, "an int"), type(None): (type(None), "None")}
+_RUNTIME: dict[type, tuple[type, str]] = {float: (numbers.Real, "a real number"), int: (numbers.Integral, "an int"),
+                                           type(None): (type(None), "None")}
 
 
 def _admitted(hint: Any) -> tuple[tuple[type, ...], str]:
     """The runtime types an option's annotation admits (float: any real, int: any integral,
     never bool unless named) and how an error names them; (object,) when it is not a plain type."""
     args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    admitted, names = [], []
+    admitted: list[type] = []
+    names: list[str] = []
     for arg in args:
         if not isinstance(arg, type):
             return (object,), "anything"
@@ -271,7 +275,7 @@ class SqrtmBackward(Method):
         """Whether this method defines a JVP (forward mode)."""
         return type(self).jvp is not SqrtmBackward.jvp
 
-    def check_forward(self, forward: "SqrtmForward") -> None:
+    def check_forward(self, forward: SqrtmForward) -> None:
         """Raise a ValueError if this backward cannot follow ``forward`` (default: any may)."""
 
 

@@ -16,7 +16,8 @@ CUDA graph and fused by compilers, and on CPU it is faster for n ≤ 128.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.polynomial import polynomial
@@ -52,6 +53,7 @@ def seed(denominator: tuple[float, ...], degree: int) -> tuple[tuple[float, ...]
             break
         weights = weights * residual
         weights /= weights.sum()
+    assert best is not None  # the first fit beats math.inf (a NaN system fails in lstsq first)
     fine = np.linspace(0, 1, CHECK_GRID)
     e0 = float(np.abs(1 - polynomial.polyval(fine, denominator) * polynomial.polyval(fine, best)).max())
     return tuple(float(c) for c in best), e0

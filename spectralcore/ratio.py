@@ -10,7 +10,7 @@ away from 0. The sign follows index order, so ties keep K̃ antisymmetric.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._array import device, off_diagonal, pair_sign
 from .method import KernelBackward
@@ -18,6 +18,9 @@ from .method import KernelBackward
 
 class RatioBackward(KernelBackward):
     """Subclasses declare an ``eps`` option and write :meth:`geometric`, g(x) ≈ 1/(1 − x)."""
+
+    if TYPE_CHECKING:
+        eps: Any  # each subclass's option: a float (Padé's may be None; Padé has its own floor)
 
     @abc.abstractmethod
     def geometric(self, xp: Any, x: Any) -> Any:

@@ -7,12 +7,12 @@ are detected exactly instead of being solved in floating point.
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 from .trace_constants import trace_constant
 
 
-@lru_cache(maxsize=None)
+@cache
 def binomial_series(alpha: Fraction, degree: int) -> tuple[Fraction, ...]:
     """Coefficients a_k of (1 − z)^α = Σ_k a_k z^k, k = 0..degree: a_k = a_{k−1} (k − 1 − α) / k.
 
@@ -41,7 +41,7 @@ def _solve(matrix: list[list[Fraction]], rhs: list[Fraction]) -> list[Fraction] 
     return [rows[i][n] / rows[i][i] for i in range(n)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def pade(series: tuple[Fraction, ...], m: int, n: int) -> tuple[tuple[Fraction, ...], tuple[Fraction, ...]]:
     """The [m/n] Padé approximant P/Q of a power series (ICCV 2021 eqs. 17–19), Q(0) = 1.
 
@@ -63,7 +63,7 @@ def pade(series: tuple[Fraction, ...], m: int, n: int) -> tuple[tuple[Fraction, 
             q_tail = solved
             break
     q = [Fraction(1)] + q_tail
-    p = [sum(q[j] * c(k - j) for j in range(min(k, len(q) - 1) + 1)) for k in range(m + n + 1)]
+    p = [sum((q[j] * c(k - j) for j in range(min(k, len(q) - 1) + 1)), Fraction(0)) for k in range(m + n + 1)]
     if any(p[m + 1:]):
         raise ValueError(f"the [{m}/{n}] Padé approximant of this series does not exist")
     p = p[: m + 1]

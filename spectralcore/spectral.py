@@ -11,7 +11,8 @@ eigh") is not.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._array import Array, congruence, dtype_eps, sym
 

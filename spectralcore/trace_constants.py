@@ -8,7 +8,8 @@ needs none. Marking works in either order: functions defined later get the marke
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable)
 

@@ -24,7 +24,7 @@ def a(rng):
 def both(fn, a, cotangent, *args, **kwargs):
     """(NumPy out, gA), (strict out, gA) for one op call."""
     results = []
-    for namespace, convert in ((np, np.asarray), (xp, xp.asarray)):
+    for convert in (np.asarray, xp.asarray):
         out, pullback = sc.vjp(fn, convert(a), *args, **kwargs)
         cot = tuple(None if c is None else convert(c) for c in cotangent) if isinstance(cotangent, tuple) \
             else convert(cotangent)

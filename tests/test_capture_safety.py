@@ -14,9 +14,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 import spectralcore as sc  # noqa: E402
+from reference import covariance  # noqa: E402
 from spectralcore.adapters.torch import ADAPTER  # noqa: E402
 from spectralcore.adapters.torch_timing import HOST_SYNC, count_ops, step  # noqa: E402
-from reference import covariance  # noqa: E402
 
 UNSAFE = {HOST_SYNC, "aten.item", "aten.nonzero", "aten.is_nonzero", "aten.equal",
           "aten._linalg_solve_ex", "aten.linalg_lu_factor_ex", "aten.linalg_inv_ex", "aten._linalg_eigh",

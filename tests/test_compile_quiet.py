@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch._dynamo.utils import counters
+from torch._dynamo.utils import counters  # noqa: E402 - after the importorskip
 
-import spectralcore as sc
+import spectralcore as sc  # noqa: E402
 
 N = 6
 

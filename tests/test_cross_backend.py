@@ -20,7 +20,8 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -173,7 +174,7 @@ class CupyBackend(Backend):
         cupy = pytest.importorskip("cupy")
         try:
             count = cupy.cuda.runtime.getDeviceCount()
-        except Exception as exc:  # no driver / no runtime
+        except Exception as exc:  # noqa: BLE001 - no driver / no runtime
             pytest.skip(f"cupy present but no usable GPU: {exc}")
         if count < 1:
             pytest.skip("cupy present but no GPU")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import scipy.interpolate
-from fractions import Fraction
 
 import spectralcore as sc
 from reference import aligned_eigh, fd_gradient, rel_err, with_spectrum
@@ -162,6 +163,7 @@ def test_pade_backward_is_the_float_evaluation_of_one_over_one_minus_x():
     """ICCV 2021 Table 6 setting: the approximant reproduces 1/(1 − x) to rounding and is
     unbounded as x → 1 (inf at a tie), unlike Taylor."""
     import numpy as xp
+
     from spectralcore.plugins.pade import Pade
 
     x = np.array([0.1, 0.5, 0.9, 0.99, 0.999])

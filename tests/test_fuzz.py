@@ -90,8 +90,8 @@ def test_nothing_to_fuzz_is_an_error():
 
 
 def test_cli_fuzz(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "spectralcore", "conformance", "--method", "taylor", "--backend", "numpy",
-                          "--dtype", "float64", "--fuzz", "64", "--fuzz-dir", str(tmp_path)],
+    out = subprocess.run([sys.executable, "-m", "spectralcore", "conformance", "--method", "taylor",
+                          "--backend", "numpy", "--dtype", "float64", "--fuzz", "64", "--fuzz-dir", str(tmp_path)],
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "degenerate-input fuzzing" in out.stdout and "float32" not in out.stdout

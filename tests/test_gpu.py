@@ -15,10 +15,10 @@ if not torch.cuda.is_available():
     pytest.skip("no CUDA device", allow_module_level=True)
 
 import spectralcore as sc  # noqa: E402
+from reference import covariance  # noqa: E402
 from spectralcore.adapters.torch_timing import graphed_step, step  # noqa: E402
 from spectralcore.linalg import chosen_solver  # noqa: E402
 from spectralcore.report.sections.speed import CAPTURE_SAFE, SQRTM  # noqa: E402
-from reference import covariance  # noqa: E402
 
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
 

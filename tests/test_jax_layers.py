@@ -4,7 +4,8 @@ Checked: whitened covariance ≈ I (float32, 1e-3, computed in float64 NumPy); `
 equals eager (1e-6 relative in float32) for train and eval; ``jax.vmap`` over independent
 batches equals a Python loop; gradients are finite (also on degenerate batches) and equal
 under jit; eval uses the running statistics; apply never mutates its inputs; the stateless
-layers (covariance pooling, WCT) under jit against the same functions on NumPy float64. float64 (x64) only inside ``jax.enable_x64``.
+layers (covariance pooling, WCT) under jit against the same functions on NumPy float64.
+float64 (x64) only inside ``jax.enable_x64``.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import spectralcore as sc
-from spectralcore.linalg import chosen_solver
 from reference import with_spectrum
+from spectralcore.linalg import chosen_solver
 
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
 

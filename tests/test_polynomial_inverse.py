@@ -8,13 +8,14 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.linalg as sla
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.polynomial import polynomial
 
 import spectralcore as sc
+from reference import covariance, rel_err, with_spectrum
 from spectralcore.polynomial_inverse import newton_steps, polynomial_solve, seed
 from spectralcore.series import binomial_series, pade
-from reference import covariance, rel_err, with_spectrum
 
 
 def pade_sqrt(m: int, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -151,7 +151,8 @@ def test_exact_backward_matches_fd(rng, spectrum, inverse):
     a = with_spectrum(rng, spectrum)
     g = symmetric(rng, len(spectrum))
     reference = fd_sqrtm_grad(a, g, inverse)
-    # measured 4.9e-12, 8.6e-12, 1.7e-12, 1.5e-11 (FD-limited); the repeated spectrum is a numerical near-tie (gaps ~1e-16)
+    # measured 4.9e-12, 8.6e-12, 1.7e-12, 1.5e-11 (FD-limited); the repeated spectrum is a numerical
+    # near-tie (gaps ~1e-16)
     assert rel_err(grad(a, g, inverse, backward="exact"), reference) < 1e-8
 
 

@@ -20,8 +20,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import spectralcore as sc  # noqa: E402
-from spectralcore.adapters.torch_layers import (WCT, CovariancePooling, DecorrelatedBatchNorm,  # noqa: E402
-                                                PCADenoising, ZCAWhitening)
+from spectralcore.adapters.torch_layers import WCT, CovariancePooling, DecorrelatedBatchNorm, PCADenoising, ZCAWhitening  # noqa: E402
 from spectralcore.layers import HybridSchedule  # noqa: E402
 
 C, G = 8, 2
@@ -75,7 +74,6 @@ def test_whitened_batch_has_identity_covariance_and_finite_gradients(rng, kwargs
 
 def test_eval_uses_running_statistics(rng):
     layer = ZCAWhitening(C, groups=G, momentum=0.5, eval_from="whitening")
-    means, covs, whites = [], [], []
     ref_mean, ref_white = np.zeros((G, D)), np.tile(np.eye(D), (G, 1, 1))
     for _ in range(3):
         x = correlated(rng, 32, dtype=torch.float64).float()

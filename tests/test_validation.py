@@ -60,8 +60,9 @@ def test_unknown_method_lists_available(a):
 
 
 def test_unknown_option_lists_valid_ones(a):
-    with pytest.raises(sc.SpectralError, match=r"unknown option\(s\) 'degre' for eigh; valid options: "
-                                               r"forward 'eigh': solver='auto'; backward 'taylor': degree=9, eps=0\.01"):
+    with pytest.raises(sc.SpectralError,
+                       match=r"unknown option\(s\) 'degre' for eigh; valid options: "
+                             r"forward 'eigh': solver='auto'; backward 'taylor': degree=9, eps=0\.01"):
         sc.eigh(a, backward="taylor", degre=9)
 
 

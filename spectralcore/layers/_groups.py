@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._array import Array, device as device_of, eye_like, namespace, sym
+from .._array import Array, eye_like, namespace, sym
+from .._array import device as device_of
 from ..validation import SpectralError
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._array import Array, device as device_of, namespace
+from .._array import Array, namespace
+from .._array import device as device_of
 from ..ops.spectral import matrix_power
 from ..ops.sqrtm import sqrtm
 from ..validation import SpectralError

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .._array import Array, device as device_of, namespace
+from .._array import Array, namespace
+from .._array import device as device_of
 from ..ops.eigh import eigh
 from ..validation import SpectralError
 from ._groups import affine, check_eps, check_momentum, from_groups, moments, running, state_layout, to_groups

@@ -42,8 +42,17 @@ from .._array import Array, namespace
 from ..ops.eigh import eigh
 from ..ops.sqrtm import invsqrtm
 from ..validation import SpectralError
-from ._groups import (add_ridge, affine, check_eps, check_momentum, from_groups, moments, running, state_layout,
-                      to_groups)
+from ._groups import (
+    add_ridge,
+    affine,
+    check_eps,
+    check_momentum,
+    from_groups,
+    moments,
+    running,
+    state_layout,
+    to_groups,
+)
 
 VIAS = ("invsqrtm", "eigh")
 EVAL_FROM = ("whitening", "covariance")

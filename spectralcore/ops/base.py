@@ -126,8 +126,9 @@ def resolve_methods(call: str, slots: list[MethodSlot], options: dict[str, Any])
     unknown = sorted(set(options) - used)
     if unknown:
         valid = "; ".join(
-            f"{role} {type(m).name!r}: " + (", ".join(f"{k}={v!r}" for k, v in type(m).option_defaults().items()) or "(none)"
-                                           if isinstance(found[role], type) else "(passed as an instance)")
+            f"{role} {type(m).name!r}: "
+            + (", ".join(f"{k}={v!r}" for k, v in type(m).option_defaults().items()) or "(none)"
+               if isinstance(found[role], type) else "(passed as an instance)")
             for role, m in methods.items())
         raise SpectralError(f"unknown option(s) {', '.join(map(repr, unknown))} for {call}; valid options: {valid}")
     return methods

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, EighResult, Method
@@ -35,7 +35,7 @@ class EighOp(Op):
         A, (w, V) = residuals
         return config.backward.jvp(xp, A, w, V, dA)
 
-    def cotangent_shapes(self, A: Any, out: EighResult) -> tuple[tuple, tuple]:
+    def cotangent_shapes(self, A: Any, out: EighResult) -> tuple[tuple[int, ...], tuple[int, ...]]:
         return tuple(out[0].shape), tuple(out[1].shape)
 
 
@@ -63,4 +63,7 @@ def eigh(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "ex
     """
     methods = resolve_methods("eigh", [MethodSlot("forward", ("eigh-forward",), forward),
                                        MethodSlot("backward", ("eigh-backward",), backward)], options)
-    return EighConfig(methods["forward"], methods["backward"], check)
+    # each slot's kinds fix the class; the decorator runs the op on this configuration, so sc.eigh
+    # returns the EighResult annotated above
+    forward_, backward_ = cast(EighForward, methods["forward"]), cast(EighBackward, methods["backward"])
+    return EighConfig(forward_, backward_, check)  # type: ignore[return-value]

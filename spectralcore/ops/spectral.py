@@ -6,13 +6,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, cast
 
 from .._array import namespace
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, Method
-from ..validation import SpectralError
 from ..spectral import apply_function, daleckii_krein, divided_differences, eigen_cotangents, eigen_tangent
+from ..validation import SpectralError
 from .base import MethodSlot, Op, resolve_methods
 
 
@@ -60,8 +61,9 @@ class SpectralConfig:
     domain: str | None = None  # "psd", "pd" or None (any symmetric A), checked under check=True
 
 
-def _configure(call: str, f: Callable, df: Callable, forward: str | Method, backward: str | Method,
-               check: bool, options: dict[str, Any], domain: str | None = None) -> SpectralConfig:
+def _configure(call: str, f: Callable[[Any], Any], df: Callable[[Any], Any], forward: str | Method,
+               backward: str | Method, check: bool, options: dict[str, Any],
+               domain: str | None = None) -> SpectralConfig:
     for name, fn in (("f", f), ("df", df)):
         if not callable(fn):
             raise SpectralError(f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
@@ -70,7 +72,8 @@ def _configure(call: str, f: Callable, df: Callable, forward: str | Method, back
     if backward != "exact":
         slots.append(MethodSlot("backward", ("eigh-backward",), backward))
     methods = resolve_methods(call, slots, options)
-    return SpectralConfig(f, df, methods["forward"], methods.get("backward"), check, domain)
+    forward_, backward_ = cast(EighForward, methods["forward"]), cast("EighBackward | None", methods.get("backward"))
+    return SpectralConfig(f, df, forward_, backward_, check, domain)
 
 
 class SpectralFunctionOp(Op):
@@ -104,7 +107,7 @@ class SpectralFunctionOp(Op):
         dw, dV = config.backward.jvp(xp, A, w, V, dA)
         return eigen_tangent(V, dw, dV, fw, config.df(w))
 
-    def cotangent_shapes(self, A: Any, out: Any) -> tuple:
+    def cotangent_shapes(self, A: Any, out: Any) -> tuple[int, ...]:
         return tuple(out.shape)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from .._array import eye_like, frobenius_norm, rounding_floor
 from ..dispatch import public_op
-from ..method import EighBackward, Method, SqrtmBackward, SqrtmForward
 from ..linalg import eigendecomposition
+from ..method import EighBackward, Method, SqrtmBackward, SqrtmForward
 from ..spectral import eigen_cotangents, eigen_tangent
 from .base import MethodSlot, Op, resolve_methods
 
@@ -28,7 +28,7 @@ class EigenvectorPath(SqrtmBackward):
     """
 
     name = "eigenvector-path"
-    inner: EighBackward | None = None
+    inner: EighBackward
 
     def check_size(self, size: int) -> None:
         self.inner.check_size(size)
@@ -68,11 +68,11 @@ def _configure(call: str, forward: str | Method, backward: str | Method, check: 
     methods = resolve_methods(call, [MethodSlot("forward", ("sqrtm-forward",), forward),
                                      MethodSlot("backward", ("sqrtm-backward", "eigh-backward"), backward)],
                               options)
+    forward = cast(SqrtmForward, methods["forward"])  # each slot's kinds fix the class
     back = methods["backward"]
-    if isinstance(back, EighBackward):
-        back = EigenvectorPath(inner=back)
-    back.check_forward(methods["forward"])
-    return SqrtmConfig(methods["forward"], back, check)
+    backward = EigenvectorPath(inner=back) if isinstance(back, EighBackward) else cast(SqrtmBackward, back)
+    backward.check_forward(forward)
+    return SqrtmConfig(forward, backward, check)
 
 
 class SqrtmOp(Op):
@@ -97,7 +97,7 @@ class SqrtmOp(Op):
         A, S, saved = residuals
         return config.backward.jvp(xp, A, S, dA, saved)
 
-    def cotangent_shapes(self, A: Any, out: Any) -> tuple:
+    def cotangent_shapes(self, A: Any, out: Any) -> tuple[int, ...]:
         return tuple(out.shape)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import importlib
 import platform
-from typing import Callable
+from collections.abc import Callable
 
 from .section import Claim, Config, Section
 

@@ -7,10 +7,10 @@ import pathlib
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
-def save(fig: "plt.Figure", path: pathlib.Path) -> pathlib.Path:
+def save(fig: plt.Figure, path: pathlib.Path) -> pathlib.Path:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -5,7 +5,8 @@ the default options; and the degree (``mtp``), order (``mpa``, [m/m]) or iterati
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

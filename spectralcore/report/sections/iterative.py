@@ -31,8 +31,10 @@ def run(cfg: Config) -> Section:
     degrees = list(range(4, 21, 2))
     ns_iters = list(range(3, 8))
     bw_iters = list(range(2, 13, 2))
-    fwd = {(m, norm): [] for m in ("mtp", "mpa", "newton-schulz") for norm in NORMALIZATIONS}
-    bwd = {(m, norm): [] for m in ("lyapunov", "newton-schulz") for norm in NORMALIZATIONS}
+    fwd: dict[tuple[str, str], list[float]] = {(m, norm): [] for m in ("mtp", "mpa", "newton-schulz")
+                                               for norm in NORMALIZATIONS}
+    bwd: dict[tuple[str, str], list[float]] = {(m, norm): [] for m in ("lyapunov", "newton-schulz")
+                                               for norm in NORMALIZATIONS}
     for norm in NORMALIZATIONS:
         for K in degrees:
             fwd[("mtp", norm)].append(_rel(sc.sqrtm(a, forward="mtp", degree=K, normalize=norm), exact))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import spectralcore as sc
@@ -59,7 +61,7 @@ def run(cfg: Config) -> Section:
     gaps = np.logspace(-12, 0, 13 if cfg.quick else 49)
     q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
     gV = rng.standard_normal((3, 3))
-    norms = {m: [] for m in GAP_METHODS}
+    norms: dict[str, list[Any]] = {m: [] for m in GAP_METHODS}
     with np.errstate(all="ignore"):
         for gap in gaps:
             a = (q * [1.0, 1.0 + gap, 3.0]) @ q.T

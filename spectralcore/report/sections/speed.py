@@ -7,7 +7,8 @@ from __future__ import annotations
 import importlib
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,8 @@ def _torch(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int
         for name in CAPTURE_SAFE if on_cuda else ():
             graphed = f"{name}, CUDA graph replay"
             try:
-                table.setdefault(graphed, []).append(_median_ms(timing.graphed_step(methods[name], A, G), sync, repeats))
+                graphed_ms = _median_ms(timing.graphed_step(methods[name], A, G), sync, repeats)
+                table.setdefault(graphed, []).append(graphed_ms)
             except Exception as error:  # noqa: BLE001 - reported in the section, not fatal
                 failures[graphed] = f"{type(error).__name__}: {error}"
                 table.setdefault(graphed, []).append(float("nan"))
@@ -91,7 +93,7 @@ def _torch(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int
         "paper (ICLR 2022, GPU, b=64)"]
     rows = []
     for name, times in table.items():
-        count = counts.get(name.removesuffix(", CUDA graph replay"))
+        count = counts[name.removesuffix(", CUDA graph replay")]
         rows.append([name] + times + [base[-1] / times[-1], ns[-1] / times[-1], count.launches, count.host_syncs,
                                       PAPER.get(name, "")])
     s.table(headers, rows, ".2f")

@@ -43,7 +43,8 @@ def _register_pytree() -> None:
     import jax
 
     jax.tree_util.register_pytree_node(
-        EighResult, lambda r: ((r[0], r[1], r.accepted), None), lambda _, children: EighResult(*children))
+        EighResult, lambda r: ((r[0], r[1], r.accepted), None), lambda _, children: EighResult(*children)
+    )
 
 
 def _numerics() -> Any:

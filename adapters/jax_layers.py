@@ -50,9 +50,21 @@ def _default_dtype(dtype: Any) -> Any:
     return jnp.zeros(()).dtype if dtype is None else dtype  # float32, or float64 under jax_enable_x64
 
 
-def zca_whitening(num_features: int, *, groups: int | None = None, group_size: int | None = None, eps: float = 1e-5,
-                  momentum: float = 0.1, affine: bool = True, eval_from: str = "covariance", via: str = "invsqrtm",
-                  forward: Any = "eigh", backward: Any = "exact", check: bool = True, **options: Any) -> Layer:
+def zca_whitening(
+    num_features: int,
+    *,
+    groups: int | None = None,
+    group_size: int | None = None,
+    eps: float = 1e-5,
+    momentum: float = 0.1,
+    affine: bool = True,
+    eval_from: str = "covariance",
+    via: str = "invsqrtm",
+    forward: Any = "eigh",
+    backward: Any = "exact",
+    check: bool = True,
+    **options: Any,
+) -> Layer:
     """ZCA whitening / decorrelated batch norm (:func:`spectralcore.layers.zca_whitening`;
     TPAMI 2021 Alg. 2) as a pure layer. The method is validated here, not at the first call."""
     G, _ = F.group_shape(num_features, groups, group_size)
@@ -64,8 +76,17 @@ def zca_whitening(num_features: int, *, groups: int | None = None, group_size: i
         return _affine_params(num_features, affine, dtype), F.zca_state(num_features, groups=G, xp=jnp, dtype=dtype)
 
     def apply(params: dict[str, Any], state: ZCAState, x: Any, train: bool = True) -> tuple[Any, ZCAState]:
-        y, new_state = F.zca_whitening(x, state, train=train, weight=params.get("weight"), bias=params.get("bias"),
-                                       eps=eps, momentum=momentum, eval_from=eval_from, **method)
+        y, new_state = F.zca_whitening(
+            x,
+            state,
+            train=train,
+            weight=params.get("weight"),
+            bias=params.get("bias"),
+            eps=eps,
+            momentum=momentum,
+            eval_from=eval_from,
+            **method,
+        )
         return y, jax.lax.stop_gradient(new_state) if train else state
 
     return Layer(init, apply)
@@ -74,10 +95,21 @@ def zca_whitening(num_features: int, *, groups: int | None = None, group_size: i
 decorrelated_batch_norm = zca_whitening
 
 
-def pca_denoising(num_features: int, *, k: int | None = None, preserve: float | None = 0.99, groups: int | None = None,
-                  group_size: int | None = None, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                  forward: Any = "power-iteration", backward: Any = "power-iteration", check: bool = True,
-                  **options: Any) -> Layer:
+def pca_denoising(
+    num_features: int,
+    *,
+    k: int | None = None,
+    preserve: float | None = 0.99,
+    groups: int | None = None,
+    group_size: int | None = None,
+    eps: float = 1e-5,
+    momentum: float = 0.1,
+    affine: bool = True,
+    forward: Any = "power-iteration",
+    backward: Any = "power-iteration",
+    check: bool = True,
+    **options: Any,
+) -> Layer:
     """PCA denoising (:func:`spectralcore.layers.pca_denoising`; NeurIPS 2019 §3.2) as a pure layer."""
     G, _ = F.group_shape(num_features, groups, group_size)
     eigh.configure(None, forward=forward, backward=backward, **options)
@@ -88,12 +120,32 @@ def pca_denoising(num_features: int, *, k: int | None = None, preserve: float | 
         return _affine_params(num_features, affine, dtype), F.pca_state(num_features, groups=G, xp=jnp, dtype=dtype)
 
     def apply(params: dict[str, Any], state: PCAState, x: Any, train: bool = True) -> tuple[Any, PCAState]:
-        y, new_state = F.pca_denoising(x, state, train=train, k=k, preserve=preserve, weight=params.get("weight"),
-                                       bias=params.get("bias"), eps=eps, momentum=momentum, **method)
+        y, new_state = F.pca_denoising(
+            x,
+            state,
+            train=train,
+            k=k,
+            preserve=preserve,
+            weight=params.get("weight"),
+            bias=params.get("bias"),
+            eps=eps,
+            momentum=momentum,
+            **method,
+        )
         return y, jax.lax.stop_gradient(new_state) if train else state
 
     return Layer(init, apply)
 
 
-__all__ = ["Layer", "PCAState", "ZCAState", "colour", "covariance_pooling", "decorrelated_batch_norm",
-           "pca_denoising", "wct", "whiten", "zca_whitening"]
+__all__ = [
+    "Layer",
+    "PCAState",
+    "ZCAState",
+    "colour",
+    "covariance_pooling",
+    "decorrelated_batch_norm",
+    "pca_denoising",
+    "wct",
+    "whiten",
+    "zca_whitening",
+]

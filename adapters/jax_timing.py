@@ -38,8 +38,10 @@ def plain_newton_schulz(A: jax.Array, iterations: int = 5, fixed_scale: bool = F
     return Y * jnp.sqrt(c)
 
 
-BASELINES = {"jnp.linalg.eigh autograd (baseline)": eigh_autograd,
-             "plain Newton–Schulz autodiff (baseline)": lambda A: plain_newton_schulz(A, fixed_scale=True)}
+BASELINES = {
+    "jnp.linalg.eigh autograd (baseline)": eigh_autograd,
+    "plain Newton–Schulz autodiff (baseline)": lambda A: plain_newton_schulz(A, fixed_scale=True),
+}
 
 
 def methods(sqrtm_methods: dict[str, dict], eigh_backwards: tuple[str, ...]) -> dict[str, Callable]:

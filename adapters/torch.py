@@ -94,8 +94,11 @@ def _define_functions() -> tuple[type, type]:
     import torch.utils._pytree as pytree
 
     pytree.register_pytree_node(  # torch.func.vmap and friends return an EighResult as one
-        EighResult, lambda r: (_outputs(r), None), lambda children, _: EighResult(*children),
-        serialized_type_name="spectralcore.EighResult")
+        EighResult,
+        lambda r: (_outputs(r), None),
+        lambda children, _: EighResult(*children),
+        serialized_type_name="spectralcore.EighResult",
+    )
 
     add_marker(torch.compiler.assume_constant_result)  # torch.compile runs them instead of tracing NumPy
     # sc.sqrtm(A) & co. take A's namespace from this registration, not from array_api_compat's
@@ -149,14 +152,14 @@ def _define_functions() -> tuple[type, type]:
             leaves = [A, *outputs]
             call.spec = _flatten(residuals, {id(t): i for i, t in enumerate(leaves)}, leaves)
             call.outputs, call.eigh = len(outputs), isinstance(out, EighResult)
-            return (*outputs, *leaves[1 + len(outputs):])
+            return (*outputs, *leaves[1 + len(outputs) :])
 
         @staticmethod
         def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
             A, call = inputs
             output = output if isinstance(output, tuple) else (output,)
             ctx.call = call
-            ctx.mark_non_differentiable(*output[2 if call.eigh else 1:])  # residuals, accepted
+            ctx.mark_non_differentiable(*output[2 if call.eigh else 1 :])  # residuals, accepted
             ctx.save_for_backward(A, *output)
             ctx.save_for_forward(A, *output)
             ctx.set_materialize_grads(False)
@@ -192,10 +195,12 @@ def _define_functions() -> tuple[type, type]:
                 else:
                     residuals = _unflatten(call.spec, (A.detach(), *leaves))
                     tangent = run_jvp(call.op, call.xp, A.detach(), call.config, residuals, dA)
-                    tangent = (tuple(guarded(t, call, A, dA) for t in tangent) if call.eigh
-                               else guarded(tangent, call, A, dA))
+                    tangent = (
+                        tuple(guarded(t, call, A, dA) for t in tangent) if call.eigh else guarded(tangent, call, A, dA)
+                    )
             tangent = tangent if call.eigh else (tangent,)
             return (*tangent, *[None] * (len(leaves) - len(tangent)))
+
     return SpectralFunction, SpectralFunctionWithJvp
 
 
@@ -238,7 +243,7 @@ class TorchAdapter:
         traced = torch.compiler.is_compiling() and torch._C._functorch.maybe_current_level() is None
         out = (plain if traced else with_jvp).apply(A, call)
         out = out if isinstance(out, tuple) else (out,)
-        return EighResult(*out[:call.outputs]) if call.eigh else out[0]
+        return EighResult(*out[: call.outputs]) if call.eigh else out[0]
 
     def cupy_eigh(self, A: Any) -> tuple[Any, Any]:
         _function_classes()  # defines the custom op with the Functions

@@ -62,8 +62,18 @@ class _Configurable(nn.Module, abc.ABC):
 class _GroupNorm(_Configurable):
     """Shared parts of the two normalisation layers: groups, affine parameters, buffers."""
 
-    def __init__(self, num_features: int, groups: int | None, group_size: int | None, eps: float,
-                 momentum: float, affine: bool, check: bool, device: Any, dtype: Any) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        groups: int | None,
+        group_size: int | None,
+        eps: float,
+        momentum: float,
+        affine: bool,
+        check: bool,
+        device: Any,
+        dtype: Any,
+    ) -> None:
         super().__init__()
         self.num_features = num_features
         self.groups, self.group_size = F.group_shape(num_features, groups, group_size)
@@ -85,8 +95,10 @@ class _GroupNorm(_Configurable):
             self.num_batches_tracked.add_(1)
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, groups={self.groups}, group_size={self.group_size}, eps={self.eps}, "
-                f"momentum={self.momentum}, affine={self.affine}, {_method_repr(self.method)}")
+        return (
+            f"{self.num_features}, groups={self.groups}, group_size={self.group_size}, eps={self.eps}, "
+            f"momentum={self.momentum}, affine={self.affine}, {_method_repr(self.method)}"
+        )
 
 
 class ZCAWhitening(_GroupNorm):
@@ -110,10 +122,25 @@ class ZCAWhitening(_GroupNorm):
 
     _BUFFERS = ("running_mean", "running_covariance", "running_whitening")
 
-    def __init__(self, num_features: int, *, groups: int | None = None, group_size: int | None = None,
-                 eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, eval_from: str = "covariance",
-                 via: str = "invsqrtm", forward: Any = "eigh", backward: Any = "exact", check: bool = True,
-                 record_covariance: bool = False, device: Any = None, dtype: Any = None, **options: Any) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        *,
+        groups: int | None = None,
+        group_size: int | None = None,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        eval_from: str = "covariance",
+        via: str = "invsqrtm",
+        forward: Any = "eigh",
+        backward: Any = "exact",
+        check: bool = True,
+        record_covariance: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
         super().__init__(num_features, groups, group_size, eps, momentum, affine, check, device, dtype)
         self.eval_from, self.record_covariance = eval_from, record_covariance
         state = F.zca_state(num_features, groups=self.groups, like=torch.empty(0, device=device, dtype=dtype))
@@ -130,9 +157,18 @@ class ZCAWhitening(_GroupNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state = F.ZCAState(*(getattr(self, name) for name in self._BUFFERS))
-        y, new_state = F.zca_whitening(x, state, train=self.training, weight=self.weight, bias=self.bias,
-                                       eps=self.eps, momentum=self.momentum, eval_from=self.eval_from,
-                                       check=self.check, **self.method)
+        y, new_state = F.zca_whitening(
+            x,
+            state,
+            train=self.training,
+            weight=self.weight,
+            bias=self.bias,
+            eps=self.eps,
+            momentum=self.momentum,
+            eval_from=self.eval_from,
+            check=self.check,
+            **self.method,
+        )
         if self.training:
             self._store(self._BUFFERS, new_state)
             if self.record_covariance:
@@ -157,11 +193,24 @@ class PCADenoising(_GroupNorm):
     _BUFFERS = ("running_mean", "running_variance", "running_projector")
     supports_hybrid = False  # an eigh forward is needed: Newton–Schulz does not apply
 
-    def __init__(self, num_features: int, *, k: int | None = None, preserve: float | None = 0.99,
-                 groups: int | None = None, group_size: int | None = None, eps: float = 1e-5,
-                 momentum: float = 0.1, affine: bool = True, forward: Any = "power-iteration",
-                 backward: Any = "power-iteration", check: bool = True, device: Any = None, dtype: Any = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        num_features: int,
+        *,
+        k: int | None = None,
+        preserve: float | None = 0.99,
+        groups: int | None = None,
+        group_size: int | None = None,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        forward: Any = "power-iteration",
+        backward: Any = "power-iteration",
+        check: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
         super().__init__(num_features, groups, group_size, eps, momentum, affine, check, device, dtype)
         self.k, self.preserve = k, preserve
         state = F.pca_state(num_features, groups=self.groups, like=torch.empty(0, device=device, dtype=dtype))
@@ -177,9 +226,19 @@ class PCADenoising(_GroupNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state = F.PCAState(*(getattr(self, name) for name in self._BUFFERS))
-        y, new_state = F.pca_denoising(x, state, train=self.training, k=self.k, preserve=self.preserve,
-                                       weight=self.weight, bias=self.bias, eps=self.eps, momentum=self.momentum,
-                                       check=self.check, **self.method)
+        y, new_state = F.pca_denoising(
+            x,
+            state,
+            train=self.training,
+            k=self.k,
+            preserve=self.preserve,
+            weight=self.weight,
+            bias=self.bias,
+            eps=self.eps,
+            momentum=self.momentum,
+            check=self.check,
+            **self.method,
+        )
         if self.training:
             self._store(self._BUFFERS, new_state)
         return y
@@ -197,9 +256,18 @@ class CovariancePooling(_Configurable):
     (detached) for :meth:`~spectralcore.layers.HybridSchedule.observe`.
     """
 
-    def __init__(self, *, power: float = 0.5, eps: float = 1e-5, triu: bool = False, forward: Any = "eigh",
-                 backward: Any = "exact", check: bool = True, record_covariance: bool = False,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        power: float = 0.5,
+        eps: float = 1e-5,
+        triu: bool = False,
+        forward: Any = "eigh",
+        backward: Any = "exact",
+        check: bool = True,
+        record_covariance: bool = False,
+        **options: Any,
+    ) -> None:
         super().__init__()
         self.power, self.eps, self.triu, self.check = power, eps, triu, check
         self.record_covariance = record_covariance
@@ -216,8 +284,7 @@ class CovariancePooling(_Configurable):
         if self.training and self.record_covariance:
             with torch.no_grad():
                 self.last_covariance = F.covariance(x.detach())
-        return F.covariance_pooling(x, power=self.power, eps=self.eps, triu=self.triu, check=self.check,
-                                    **self.method)
+        return F.covariance_pooling(x, power=self.power, eps=self.eps, triu=self.triu, check=self.check, **self.method)
 
     def extra_repr(self) -> str:
         return f"power={self.power}, eps={self.eps}, triu={self.triu}, {_method_repr(self.method)}"
@@ -228,8 +295,16 @@ class WCT(_Configurable):
     (..., C, M_A) to the mean and covariance of style features (..., C, M_B), blended with
     ``alpha`` (:func:`spectralcore.layers.wct`; TPAMI 2021 eqs. 30–33). No parameters."""
 
-    def __init__(self, *, alpha: float = 1.0, eps: float = 1e-5, forward: Any = "eigh", backward: Any = "exact",
-                 check: bool = True, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        eps: float = 1e-5,
+        forward: Any = "eigh",
+        backward: Any = "exact",
+        check: bool = True,
+        **options: Any,
+    ) -> None:
         super().__init__()
         self.alpha, self.eps, self.check = alpha, eps, check
         self.configure(forward=forward, backward=backward, **options)

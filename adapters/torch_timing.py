@@ -47,8 +47,10 @@ def plain_newton_schulz(A: torch.Tensor, iterations: int = 5, fixed_scale: bool 
     return Y * c.sqrt()
 
 
-BASELINES = {"torch.linalg.eigh autograd (baseline)": eigh_autograd,
-             "plain Newton–Schulz autograd (baseline)": lambda A: plain_newton_schulz(A, fixed_scale=True)}
+BASELINES = {
+    "torch.linalg.eigh autograd (baseline)": eigh_autograd,
+    "plain Newton–Schulz autograd (baseline)": lambda A: plain_newton_schulz(A, fixed_scale=True),
+}
 
 
 def methods(sqrtm_methods: dict[str, dict], eigh_backwards: tuple[str, ...]) -> dict[str, Callable]:

@@ -138,14 +138,21 @@ def run_torch(A_np, G_np, repeats, device):
     from spectralcore.adapters.torch_timing import plain_newton_schulz
 
     cases = {
-        "eigh + taylor backward": (lambda X: sc.eigh(X, backward="taylor", solver="native"),
-                                   lambda X: sc.eigh(X, backward="taylor", solver="native", check=False),
-                                   lambda X: TaylorEigh.apply(X)),
-        "sqrtm mpa + lyapunov": (lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu"),
-                                 lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu", check=False),
-                                 lambda X: MpaLyapunov.apply(X)),
-        "sqrtm newton-schulz (frobenius)": (lambda X: sc.sqrtm(X, **NS), lambda X: sc.sqrtm(X, **NS, check=False),
-                                            lambda X: plain_newton_schulz(X, fixed_scale=True)),
+        "eigh + taylor backward": (
+            lambda X: sc.eigh(X, backward="taylor", solver="native"),
+            lambda X: sc.eigh(X, backward="taylor", solver="native", check=False),
+            lambda X: TaylorEigh.apply(X),
+        ),
+        "sqrtm mpa + lyapunov": (
+            lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu"),
+            lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu", check=False),
+            lambda X: MpaLyapunov.apply(X),
+        ),
+        "sqrtm newton-schulz (frobenius)": (
+            lambda X: sc.sqrtm(X, **NS),
+            lambda X: sc.sqrtm(X, **NS, check=False),
+            lambda X: plain_newton_schulz(X, fixed_scale=True),
+        ),
     }
     rows = []
     for name, (ours, ours_nocheck, plain) in cases.items():
@@ -235,10 +242,14 @@ def run_jax(A_np, G_np, repeats, device, designs=("jvp",)):
 
     cases = {
         "eigh + taylor backward": (eigh_loss(lambda X: sc.eigh(X, backward="taylor")), eigh_loss(taylor_eigh)),
-        "sqrtm mpa + lyapunov": (lambda X: jnp.sum(sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu") * G),
-                                 lambda X: jnp.sum(mpa_lya(X) * G)),
-        "sqrtm newton-schulz (frobenius)": (lambda X: jnp.sum(sc.sqrtm(X, **NS) * G),
-                                            lambda X: jnp.sum(jax_timing.plain_newton_schulz(X, fixed_scale=True) * G)),
+        "sqrtm mpa + lyapunov": (
+            lambda X: jnp.sum(sc.sqrtm(X, forward="mpa", backward="lyapunov", solve="lu") * G),
+            lambda X: jnp.sum(mpa_lya(X) * G),
+        ),
+        "sqrtm newton-schulz (frobenius)": (
+            lambda X: jnp.sum(sc.sqrtm(X, **NS) * G),
+            lambda X: jnp.sum(jax_timing.plain_newton_schulz(X, fixed_scale=True) * G),
+        ),
     }
     rows = []
     for name, (ours_loss, plain_loss) in cases.items():
@@ -277,8 +288,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--jax-designs", nargs="+", choices=("jvp", "vjp"), default=["jvp"],
-                        help="JAX adapter designs to time (see jax_design); 'jvp vjp' compares them")
+    parser.add_argument(
+        "--jax-designs",
+        nargs="+",
+        choices=("jvp", "vjp"),
+        default=["jvp"],
+        help="JAX adapter designs to time (see jax_design); 'jvp vjp' compares them",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.batch, args.n, 4 * args.n)).astype(np.float32)
@@ -290,13 +306,18 @@ def main() -> None:
         rows += run_jax(A, G, args.repeats, args.device, tuple(args.jax_designs))
     except (ImportError, RuntimeError) as error:  # no jax, or no JAX GPU backend
         print(f"JAX rows skipped: {error}")
-    print(f"batch {args.batch} of {args.n}x{args.n} float32, {args.device}, forward + backward, "
-          f"median of {args.repeats}")
-    print(f"{'case':40} {'ours ms':>9} {'check=False':>12} {'plain ms':>9} {'ratio':>6} {'ratio (no check)':>17} "
-          f"{'max|dgA|/max|gA|':>17}")
+    print(
+        f"batch {args.batch} of {args.n}x{args.n} float32, {args.device}, forward + backward, median of {args.repeats}"
+    )
+    print(
+        f"{'case':40} {'ours ms':>9} {'check=False':>12} {'plain ms':>9} {'ratio':>6} {'ratio (no check)':>17} "
+        f"{'max|dgA|/max|gA|':>17}"
+    )
     for name, ours, nocheck, plain, agree in rows:
-        print(f"{name:40} {ours * 1e3:9.2f} {nocheck * 1e3:12.2f} {plain * 1e3:9.2f} {ours / plain:6.3f} "
-              f"{nocheck / plain:17.3f} {agree:17.2e}")
+        print(
+            f"{name:40} {ours * 1e3:9.2f} {nocheck * 1e3:12.2f} {plain * 1e3:9.2f} {ours / plain:6.3f} "
+            f"{nocheck / plain:17.3f} {agree:17.2e}"
+        )
 
 
 if __name__ == "__main__":

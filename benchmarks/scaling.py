@@ -72,13 +72,18 @@ def covariances(batch: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 
 
 class Timing(NamedTuple):
-    ms: float        # median of the timed runs
-    min_ms: float    # fastest timed run (robust to other load on the machine)
-    first_s: float   # the first (untimed) call: JIT / torch.compile compilation, CUDA-graph capture not included
+    ms: float  # median of the timed runs
+    min_ms: float  # fastest timed run (robust to other load on the machine)
+    first_s: float  # the first (untimed) call: JIT / torch.compile compilation, CUDA-graph capture not included
 
 
-def measure(steps: dict[str, Callable[[], Any]], sync: Callable[[], None], repeats: int, warmup: int,
-            min_warmup: dict[str, int] | None = None) -> dict[str, Timing | str]:
+def measure(
+    steps: dict[str, Callable[[], Any]],
+    sync: Callable[[], None],
+    repeats: int,
+    warmup: int,
+    min_warmup: dict[str, int] | None = None,
+) -> dict[str, Timing | str]:
     """Warm every step up (`warmup` runs, the first one timed as 'first call'), then time them
     round-robin — repeat r runs every step once — so that a burst of other load on the machine
     hits all methods alike instead of one method's whole sample. The device is synchronised
@@ -128,8 +133,10 @@ def short(error: BaseException) -> str:
 def torch_cases(eigh_names: list[str]) -> dict[str, Callable]:
     from spectralcore.adapters import torch_timing
 
-    renamed = {"torch.linalg.eigh autograd (baseline)": EIGH_BASELINE,
-               "plain Newton–Schulz autograd (baseline)": NS_BASELINE}
+    renamed = {
+        "torch.linalg.eigh autograd (baseline)": EIGH_BASELINE,
+        "plain Newton–Schulz autograd (baseline)": NS_BASELINE,
+    }
     cases = torch_timing.methods({f"sqrtm {name}": kw for name, kw in SQRTM.items()}, tuple(eigh_names))
     return {renamed.get(name, name): fn for name, fn in cases.items()}
 
@@ -149,9 +156,11 @@ def run_torch(args, configs, eigh_names) -> Iterator[tuple[tuple[int, int], dict
         a, g = covariances(batch, n)
         A, G = torch.asarray(a, device=device), torch.asarray(g, device=device)
         if (batch, n) == configs[0]:
-            notes.append(f"eigensolver picked by spectralcore.linalg.chosen_solver(A) for these torch inputs "
-                         f"(float32 on {A.device}): [bold]{chosen_solver(A)}[/bold] "
-                         "(the eigh autograd baseline always uses torch.linalg.eigh)")
+            notes.append(
+                f"eigensolver picked by spectralcore.linalg.chosen_solver(A) for these torch inputs "
+                f"(float32 on {A.device}): [bold]{chosen_solver(A)}[/bold] "
+                "(the eigh autograd baseline always uses torch.linalg.eigh)"
+            )
         steps = {name: torch_timing.step(fn, A, G) for name, fn in cases.items()}
         min_warmup, checks, failed = {}, [], {}
         if args.torch_compile:
@@ -204,8 +213,9 @@ def compiled_case(A, G) -> tuple[str, Callable, Callable]:
     name = f"sqrtm mpa + lyapunov, torch.compile({mode})"
     torch.compiler.reset()  # a fresh, static-shape compilation per configuration (no recompile limit)
     mpa = lambda X: sc.sqrtm(X, check=False, **MPA)  # noqa: E731
-    compiled = torch.compile(lambda X, G: torch_timing.loss(mpa(X), G), mode=None if mode == "default" else mode,
-                             dynamic=False)
+    compiled = torch.compile(
+        lambda X, G: torch_timing.loss(mpa(X), G), mode=None if mode == "default" else mode, dynamic=False
+    )
     mark = getattr(torch.compiler, "cudagraph_mark_step_begin", None) if mode == "reduce-overhead" else None
 
     def step():
@@ -233,8 +243,10 @@ def jax_device(kind: str):
 def jax_cases(eigh_names: list[str]) -> dict[str, Callable]:
     from spectralcore.adapters import jax_timing
 
-    renamed = {"jnp.linalg.eigh autograd (baseline)": EIGH_BASELINE,
-               "plain Newton–Schulz autodiff (baseline)": NS_BASELINE}
+    renamed = {
+        "jnp.linalg.eigh autograd (baseline)": EIGH_BASELINE,
+        "plain Newton–Schulz autodiff (baseline)": NS_BASELINE,
+    }
     cases = jax_timing.methods({f"sqrtm {name}": kw for name, kw in SQRTM.items()}, tuple(eigh_names))
     return {renamed.get(name, name): fn for name, fn in cases.items()}
 
@@ -247,8 +259,10 @@ def run_jax(args, configs, eigh_names) -> Iterator[tuple[tuple[int, int], dict, 
 
     dev = jax_device(args.device)
     cases = {k: v for k, v in jax_cases(eigh_names).items() if not skipped(k, args.skip)}
-    notes = [f"JAX device {dev}; jax.jit(jax.grad(loss)) per method and configuration (value checks are "
-             "skipped while tracing); 'first call s' is the compilation"]
+    notes = [
+        f"JAX device {dev}; jax.jit(jax.grad(loss)) per method and configuration (value checks are "
+        "skipped while tracing); 'first call s' is the compilation"
+    ]
     for batch, n in configs:
         a, g = covariances(batch, n)
         A, G = jax.device_put(a, dev), jax.device_put(g, dev)  # committed: jit runs on `dev`
@@ -264,8 +278,16 @@ def skipped(name: str, skip: list[str]) -> bool:
 
 def print_table(title: str, rows: list, notes: list[str]) -> None:
     table = Table(title=title, title_justify="left")
-    for header in ("batch", "n", "method", "ms (median)", "min ms", "× faster than eigh autograd",
-                   "× vs plain NS", "first call s"):
+    for header in (
+        "batch",
+        "n",
+        "method",
+        "ms (median)",
+        "min ms",
+        "× faster than eigh autograd",
+        "× vs plain NS",
+        "first call s",
+    ):
         table.add_column(header, justify="left" if header == "method" else "right")
     for index, ((batch, n), times) in enumerate(rows):
         base, ns = times.get(EIGH_BASELINE), times.get(NS_BASELINE)
@@ -278,8 +300,16 @@ def print_table(title: str, rows: list, notes: list[str]) -> None:
             def ratio(ref: Any, value: Timing = value) -> str:
                 return f"{ref.ms / value.ms:.2f}×" if isinstance(ref, Timing) else "—"
 
-            table.add_row(str(batch), str(n), label, f"{value.ms:.2f}", f"{value.min_ms:.2f}", ratio(base),
-                          ratio(ns), f"{value.first_s:.2f}")
+            table.add_row(
+                str(batch),
+                str(n),
+                label,
+                f"{value.ms:.2f}",
+                f"{value.min_ms:.2f}",
+                ratio(base),
+                ratio(ns),
+                f"{value.first_s:.2f}",
+            )
         if index < len(rows) - 1:
             table.add_section()
     console.print(table)
@@ -289,8 +319,9 @@ def print_table(title: str, rows: list, notes: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch", type=int, action="append", help=f"batch size (repeatable; default {BATCHES})")
     parser.add_argument("--n", type=int, action="append", help=f"matrix size (repeatable; default {SIZES})")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -298,13 +329,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (≥ 1; JIT compiles in the first)")
     parser.add_argument("--framework", choices=("torch", "jax", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help=f"batch {QUICK_BATCHES} × n {QUICK_SIZES}")
-    parser.add_argument("--torch-compile", action="store_true",
-                        help="also time sqrtm mpa+lyapunov under torch.compile (reduce-overhead on cuda)")
-    parser.add_argument("--cuda-graph", action="store_true",
-                        help="(cuda) also time every capture-safe method (mpa, mtp, newton-schulz) captured in a "
-                             "CUDA graph")
-    parser.add_argument("--skip", action="append", default=[], metavar="TEXT",
-                        help="leave out methods whose name contains TEXT (repeatable), e.g. power-iteration")
+    parser.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="also time sqrtm mpa+lyapunov under torch.compile (reduce-overhead on cuda)",
+    )
+    parser.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="(cuda) also time every capture-safe method (mpa, mtp, newton-schulz) captured in a CUDA graph",
+    )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="leave out methods whose name contains TEXT (repeatable), e.g. power-iteration",
+    )
     args = parser.parse_args(argv)
     args.warmup = max(args.warmup, 1)
     batches = args.batch or (QUICK_BATCHES if args.quick else BATCHES)
@@ -324,9 +365,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.cuda_graph and args.device != "cuda":
         console.print("[yellow]--cuda-graph needs --device cuda: ignored[/yellow]")
         args.cuda_graph = False
-    console.print(f"[bold]spectralcore scaling[/bold]: forward + backward, float32, {args.device}, "
-                  f"median of {args.repeats} round-robin runs after {args.warmup} warm-up run(s), check=False; "
-                  f"configs (batch, n) = {configs}; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
+    console.print(
+        f"[bold]spectralcore scaling[/bold]: forward + backward, float32, {args.device}, "
+        f"median of {args.repeats} round-robin runs after {args.warmup} warm-up run(s), check=False; "
+        f"configs (batch, n) = {configs}; OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}"
+    )
 
     if args.framework in ("torch", "both"):
         import torch
@@ -336,8 +379,10 @@ def main(argv: list[str] | None = None) -> None:
         else:
             info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
             if args.device == "cuda":
-                info = (f"torch {torch.__version__}, {torch.cuda.get_device_name()}, "
-                        f"TF32 matmul {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}")
+                info = (
+                    f"torch {torch.__version__}, {torch.cuda.get_device_name()}, "
+                    f"TF32 matmul {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}"
+                )
             for (batch, n), times, notes in run_torch(args, configs, eigh_names):
                 print_table(f"torch autograd ({info}), batch {batch}, n {n}", [((batch, n), times)], notes)
             if args.device == "cuda":
@@ -349,8 +394,11 @@ def main(argv: list[str] | None = None) -> None:
 
             precision = jax.config.jax_default_matmul_precision or "highest (spectralcore's default)"
             for (batch, n), times, notes in run_jax(args, configs, eigh_names):
-                print_table(f"JAX jit(grad) (jax {jax.__version__}, matmul precision {precision}), batch {batch}, "
-                            f"n {n}", [((batch, n), times)], notes)
+                print_table(
+                    f"JAX jit(grad) (jax {jax.__version__}, matmul precision {precision}), batch {batch}, n {n}",
+                    [((batch, n), times)],
+                    notes,
+                )
         except (ImportError, RuntimeError) as error:
             console.print(f"[red]JAX table skipped: {escape(str(error))}[/red]")
 

@@ -15,5 +15,16 @@ from .checks import BOUND, CHECKS, Result
 from .fuzzing import FuzzReport, FuzzResult, fuzz, replay
 from .runner import Report, run
 
-__all__ = ["BOUND", "CHECKS", "Backend", "FuzzReport", "FuzzResult", "Report", "Result", "available", "fuzz", "replay",
-           "run"]
+__all__ = [
+    "BOUND",
+    "CHECKS",
+    "Backend",
+    "FuzzReport",
+    "FuzzResult",
+    "Report",
+    "Result",
+    "available",
+    "fuzz",
+    "replay",
+    "run",
+]

@@ -36,8 +36,13 @@ def _strict(device: str) -> Backend:
     import array_api_strict as xp
 
     cpu = xp.__array_namespace_info__().default_device()
-    return Backend("array_api_strict", device, xp.asarray, lambda x: np.asarray(x.to_device(cpu)),
-                   lambda x: "cpu" if x.device == cpu else str(x.device))
+    return Backend(
+        "array_api_strict",
+        device,
+        xp.asarray,
+        lambda x: np.asarray(x.to_device(cpu)),
+        lambda x: "cpu" if x.device == cpu else str(x.device),
+    )
 
 
 def _torch(device: str) -> Backend:
@@ -47,8 +52,13 @@ def _torch(device: str) -> Backend:
         x = x.detach().cpu()
         return (x.float() if x.dtype in (torch.float16, torch.bfloat16) else x).numpy()
 
-    return Backend("torch", device, lambda a: torch.asarray(a, device=device), to_numpy,
-                   lambda x: "cuda" if x.device.type == "cuda" else "cpu")
+    return Backend(
+        "torch",
+        device,
+        lambda a: torch.asarray(a, device=device),
+        to_numpy,
+        lambda x: "cuda" if x.device.type == "cuda" else "cpu",
+    )
 
 
 def _jax(device: str) -> Backend:

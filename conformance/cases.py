@@ -56,14 +56,15 @@ def degenerate(op: str) -> list[Case]:
     """Repeated, near-repeated (relative gaps 1e-3 … 1e-12) and, where the op is defined on
     singular input (eigh, sqrtm: not invsqrtm), zero eigenvalues, a covariance of fewer samples
     than channels, one of a single sample and one with dead (all-zero) channels."""
-    cases = [Case("repeated", with_spectrum([1.0, 1.0, 1.0, 2.0, 3.0])),
-             Case("all-equal", with_spectrum([2.0] * 5))]
+    cases = [Case("repeated", with_spectrum([1.0, 1.0, 1.0, 2.0, 3.0])), Case("all-equal", with_spectrum([2.0] * 5))]
     cases += [Case(f"near-{gap:.0e}", with_spectrum([1.0, 1.0 + gap, 2.0, 3.0, 3.0 + gap])) for gap in NEAR_GAPS]
     if op != "invsqrtm":
-        cases += [Case("zeros", with_spectrum([0.0, 0.0, 0.0, 1.0, 2.0])),
-                  Case("rank-deficient", rank_deficient()),
-                  Case("one sample", rank_deficient(rank=1)),
-                  Case("dead channels", dead_channels())]
+        cases += [
+            Case("zeros", with_spectrum([0.0, 0.0, 0.0, 1.0, 2.0])),
+            Case("rank-deficient", rank_deficient()),
+            Case("one sample", rank_deficient(rank=1)),
+            Case("dead channels", dead_channels()),
+        ]
     return cases
 
 
@@ -85,8 +86,7 @@ class Cotangent:
     def for_shape(cls, shape: tuple, seed: int = SEED + 1) -> Cotangent:
         rng = np.random.default_rng(seed)
         g = rng.standard_normal(shape)
-        return cls((g + np.swapaxes(g, -1, -2)) / 2, rng.standard_normal(shape[:-1]),
-                   np.linspace(1.0, 2.0, shape[-1]))
+        return cls((g + np.swapaxes(g, -1, -2)) / 2, rng.standard_normal(shape[:-1]), np.linspace(1.0, 2.0, shape[-1]))
 
     def eigh(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(gw, gV) of the gauge-invariant loss for eigenvectors V."""

@@ -45,8 +45,10 @@ class Result:
 
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        return (f"{verdict}: {self.check} — {self.kind} '{self.method}' on {self.backend}/{self.device} "
-                f"{self.dtype}, input '{self.case}': measured {self.measured:.3g}, allowed {self.allowed:.3g}")
+        return (
+            f"{verdict}: {self.check} — {self.kind} '{self.method}' on {self.backend}/{self.device} "
+            f"{self.dtype}, input '{self.case}': measured {self.measured:.3g}, allowed {self.allowed:.3g}"
+        )
 
 
 def rel(x: np.ndarray, y: np.ndarray) -> float:
@@ -58,8 +60,18 @@ def rel(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _result(name: str, s: Subject, b: Backend, dtype: str, case: str, measured: float, allowed: float) -> Result:
-    return Result(name, s.kind, s.method.name, b.name, b.device, dtype, f"{case}", float(measured), allowed,
-                  bool(measured <= allowed))
+    return Result(
+        name,
+        s.kind,
+        s.method.name,
+        b.name,
+        b.device,
+        dtype,
+        f"{case}",
+        float(measured),
+        allowed,
+        bool(measured <= allowed),
+    )
 
 
 def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -73,8 +85,15 @@ def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         yield _result("agreement", s, b, dtype, f"{op.label} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
         if not s.is_backward and op.primary:
             for key in ref.outputs:
-                yield _result("agreement", s, b, dtype, f"{key}, {SEPARATED.name}",
-                              rel(got.outputs[key], ref.outputs[key]), allowed)
+                yield _result(
+                    "agreement",
+                    s,
+                    b,
+                    dtype,
+                    f"{key}, {SEPARATED.name}",
+                    rel(got.outputs[key], ref.outputs[key]),
+                    allowed,
+                )
 
 
 def direction_and_scale(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -89,8 +108,15 @@ def direction_and_scale(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         cosine = float(g @ r) / (g_norm * r_norm) if finite and g_norm > 0 else 0.0
         ratio = g_norm / r_norm if finite else float("inf")
         yield _result("gradient direction", s, b, dtype, f"{op.label}, {SEPARATED.name}", 1 - cosine, DIRECTION)
-        yield _result("gradient scale", s, b, dtype, f"{op.label}, {SEPARATED.name}",
-                      max(ratio, 1 / ratio) if ratio > 0 else float("inf"), SCALE)
+        yield _result(
+            "gradient scale",
+            s,
+            b,
+            dtype,
+            f"{op.label}, {SEPARATED.name}",
+            max(ratio, 1 / ratio) if ratio > 0 else float("inf"),
+            SCALE,
+        )
 
 
 def bounded(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -140,8 +166,9 @@ def sign_invariance(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         grads = []
         for signs in (np.ones(A.shape[-1]), np.array([1.0, -1.0, 1.0, -1.0, -1.0])):
             gw, gV = cot.eigh(V_np * signs)
-            g = cast(EighBackward, s.method).vjp(xp, x, w, V * b.asarray(signs.astype(dtype)),
-                                                 b.asarray(gw.astype(dtype)), b.asarray(gV.astype(dtype)))
+            g = cast(EighBackward, s.method).vjp(
+                xp, x, w, V * b.asarray(signs.astype(dtype)), b.asarray(gw.astype(dtype)), b.asarray(gV.astype(dtype))
+            )
             grads.append(b.to_numpy(g).astype(np.float64))
     yield _result("sign invariance", s, b, dtype, SEPARATED.name, rel(grads[1], grads[0]), ROUNDING[dtype])
 
@@ -161,8 +188,9 @@ def linearity(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     mixed = Cotangent(2 * c1.G - 3 * c2.G, 2 * c1.gw - 3 * c2.gw, c1.weights)
     for op in s.primary_ops:
         runs = [s.run(op, b, SEPARATED.matrix, dtype, c) for c in (c1, c2, mixed)]  # eigh: gV = 2GVc is linear in G
-        yield _result("linearity", s, b, dtype, op.name, rel(runs[2].gA, 2 * runs[0].gA - 3 * runs[1].gA),
-                      10 * ROUNDING[dtype])
+        yield _result(
+            "linearity", s, b, dtype, op.name, rel(runs[2].gA, 2 * runs[0].gA - 3 * runs[1].gA), 10 * ROUNDING[dtype]
+        )
 
 
 def batch_equals_loop(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -174,8 +202,11 @@ def batch_equals_loop(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         worst = 0.0
         for k in range(A.shape[0]):
             single = s.run(op, b, A[k], dtype, Cotangent(cot.G[k], cot.gw[k], cot.weights))
-            worst = max(worst, rel(whole.gA[k], single.gA),
-                        *(rel(whole.outputs[key][k], single.outputs[key]) for key in single.outputs))
+            worst = max(
+                worst,
+                rel(whole.gA[k], single.gA),
+                *(rel(whole.outputs[key][k], single.outputs[key]) for key in single.outputs),
+            )
         yield _result("batch equals loop", s, b, dtype, op.name, worst, 10 * ROUNDING[dtype])
 
 
@@ -223,7 +254,8 @@ def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
                 if op.name == "eigh":
                     w, V = out
                     return jnp.sum(jnp.asarray(cot.gw.astype(dtype)) * w) + jnp.sum(
-                        (V * jnp.asarray(cot.weights.astype(dtype))) * (G @ V))
+                        (V * jnp.asarray(cot.weights.astype(dtype))) * (G @ V)
+                    )
                 return jnp.sum(G * out)
 
             eager = np.asarray(jax.grad(loss)(x), dtype=np.float64)
@@ -249,7 +281,8 @@ def transpose(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         forward = sum(float(np.sum(tangents[key] * c)) for key, c in zip(outputs, cotangent))
         reverse = float(np.sum(dA * gA))
         scale = np.linalg.norm(dA) * np.linalg.norm(gA) + sum(
-            np.linalg.norm(tangents[key]) * np.linalg.norm(c) for key, c in zip(outputs, cotangent))
+            np.linalg.norm(tangents[key]) * np.linalg.norm(c) for key, c in zip(outputs, cotangent)
+        )
         yield _result("jvp transposes vjp", s, b, dtype, op.label, abs(forward - reverse) / scale, ROUNDING[dtype])
 
 
@@ -281,8 +314,9 @@ def jvp_finite_differences(s: Subject, b: Backend, dtype: str) -> Iterator[Resul
         coarse, fine = central(h), central(h / 2)
         for key in fine:
             expected = (4 * fine[key] - coarse[key]) / 3
-            yield _result("jvp against differences", s, b, dtype, f"{op.label} d{key}", rel(tangents[key], expected),
-                          allowed)
+            yield _result(
+                "jvp against differences", s, b, dtype, f"{op.label} d{key}", rel(tangents[key], expected), allowed
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -107,9 +107,11 @@ class FuzzResult:
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         where = f"; first failure saved to {self.saved}" if self.saved else ""
-        return (f"{verdict}: fuzz — {self.kind} '{self.method}' in {self.op} on {self.backend}/{self.device} "
-                f"{self.dtype}: {self.cases} cases, {self.nonfinite} non-finite, {self.over_bound} over "
-                f"{BOUND:g}, worst ‖gA‖/‖cotangent‖ {self.worst_ratio:.3g}{where}")
+        return (
+            f"{verdict}: fuzz — {self.kind} '{self.method}' in {self.op} on {self.backend}/{self.device} "
+            f"{self.dtype}: {self.cases} cases, {self.nonfinite} non-finite, {self.over_bound} over "
+            f"{BOUND:g}, worst ‖gA‖/‖cotangent‖ {self.worst_ratio:.3g}{where}"
+        )
 
 
 @dataclasses.dataclass
@@ -121,20 +123,23 @@ class FuzzReport:
         return bool(self.results) and all(r.passed for r in self.results)
 
     def to_json(self) -> str:
-        return json.dumps({"passed": self.passed, "results": [dataclasses.asdict(r) for r in self.results]},
-                          indent=1, default=float)
+        return json.dumps(
+            {"passed": self.passed, "results": [dataclasses.asdict(r) for r in self.results]}, indent=1, default=float
+        )
 
 
 def _save(path: pathlib.Path, s: Subject, op: Op, b: Backend, dtype: str, A: np.ndarray, cot: Cotangent) -> str:
     path.mkdir(parents=True, exist_ok=True)
     file = path / f"fuzz-{s.method.name}-{op.name}-{b.name}-{b.device}-{dtype}.npz"
-    np.savez(file, A=A, G=cot.G, gw=cot.gw, weights=cot.weights, kind=s.kind, method=s.method.name, op=op.name,
-             dtype=dtype)
+    np.savez(
+        file, A=A, G=cot.G, gw=cot.gw, weights=cot.weights, kind=s.kind, method=s.method.name, op=op.name, dtype=dtype
+    )
     return str(file)
 
 
-def fuzz_one(s: Subject, op: Op, b: Backend, dtype: str, cases: int, seed: int,
-             save_dir: pathlib.Path | None) -> FuzzResult:
+def fuzz_one(
+    s: Subject, op: Op, b: Backend, dtype: str, cases: int, seed: int, save_dir: pathlib.Path | None
+) -> FuzzResult:
     """``cases`` seeded degenerate inputs through one op of one method on one backend and dtype."""
     result = FuzzResult(s.kind, s.method.name, op.name, b.name, b.device, dtype)
     start = time.perf_counter()
@@ -157,11 +162,18 @@ def fuzz_one(s: Subject, op: Op, b: Backend, dtype: str, cases: int, seed: int,
     return result
 
 
-def fuzz(method: MethodSelection = None, *, kind: str | None = None, cases: int = 1000,
-         seed: int = 0, backends: list[str] | None = None, devices: list[str] | None = None,
-         dtypes: Iterable[str] = DTYPES,
-         save_dir: str | pathlib.Path | None = "spectralcore-fuzz",
-         progress: Callable[[str], None] | None = None) -> FuzzReport:
+def fuzz(
+    method: MethodSelection = None,
+    *,
+    kind: str | None = None,
+    cases: int = 1000,
+    seed: int = 0,
+    backends: list[str] | None = None,
+    devices: list[str] | None = None,
+    dtypes: Iterable[str] = DTYPES,
+    save_dir: str | pathlib.Path | None = "spectralcore-fuzz",
+    progress: Callable[[str], None] | None = None,
+) -> FuzzReport:
     """Fuzz the ``bounded`` claim of the selected methods (default: every registered method
     that claims it) with ``cases`` seeded degenerate inputs per op, backend, device and dtype."""
     chosen = [s for s in subjects(method, kind) if "bounded" in type(s.method).claims]

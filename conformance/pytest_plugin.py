@@ -18,16 +18,29 @@ SUITE = pathlib.Path(__file__).with_name("suite.py")
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spectralcore")
-    group.addoption("--spectralcore-conformance", action="store_true",
-                    help="run the spectralcore conformance suite on the installed backends")
+    group.addoption(
+        "--spectralcore-conformance",
+        action="store_true",
+        help="run the spectralcore conformance suite on the installed backends",
+    )
     group.addoption("--sc-method", action="append", help="only this registered method (repeatable)")
     group.addoption("--sc-kind", help="only methods of this kind (e.g. eigh-backward)")
     group.addoption("--sc-backend", action="append", help="numpy, array_api_strict, torch, jax, cupy (repeatable)")
     group.addoption("--sc-device", action="append", choices=("cpu", "cuda"), help="repeatable")
-    group.addoption("--sc-plugin", action="append", default=[], metavar="MODULE[:OBJECT]",
-                    help="register a plugin that is not installed before the suite runs (repeatable)")
-    group.addoption("--sc-fuzz", type=int, default=0, metavar="N",
-                    help="also fuzz the bounded claim with N degenerate inputs per method, op, backend and dtype")
+    group.addoption(
+        "--sc-plugin",
+        action="append",
+        default=[],
+        metavar="MODULE[:OBJECT]",
+        help="register a plugin that is not installed before the suite runs (repeatable)",
+    )
+    group.addoption(
+        "--sc-fuzz",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also fuzz the bounded claim with N degenerate inputs per method, op, backend and dtype",
+    )
     group.addoption("--sc-seed", type=int, default=0, help="fuzzing seed")
 
 

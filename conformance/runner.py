@@ -37,8 +37,16 @@ class Report:
         return bool(self.results) and not self.failures
 
     def to_json(self) -> str:
-        return json.dumps({"passed": self.passed, "accuracy_opt_outs": self.opt_outs, "reverse_only": self.reverse_only,
-                           "results": [dataclasses.asdict(r) for r in self.results]}, indent=1, default=float)
+        return json.dumps(
+            {
+                "passed": self.passed,
+                "accuracy_opt_outs": self.opt_outs,
+                "reverse_only": self.reverse_only,
+                "results": [dataclasses.asdict(r) for r in self.results],
+            },
+            indent=1,
+            default=float,
+        )
 
     def summary(self) -> list[tuple[str, str, str, int, int]]:
         """(kind, method, backend/device, checks passed, checks run) per method and backend."""
@@ -57,8 +65,9 @@ def subjects(method: MethodSelection = None, kind: str | None = None) -> list[Su
         infos = [i for i in sc.methods(kind) if method is None or i.name == method]
         if not infos:
             names = sorted({i.name for i in sc.methods(kind)})
-            raise ValueError(f"no registered method {method!r}{f' of kind {kind}' if kind else ''}; "
-                             f"available: {', '.join(names)}")
+            raise ValueError(
+                f"no registered method {method!r}{f' of kind {kind}' if kind else ''}; available: {', '.join(names)}"
+            )
         return [Subject(i.kind, i.cls()) for i in infos]
     if isinstance(method, type):
         return [Subject(method.kind, method())]
@@ -67,9 +76,15 @@ def subjects(method: MethodSelection = None, kind: str | None = None) -> list[Su
     return [s for m in method for s in subjects(m, kind)]
 
 
-def run(method: MethodSelection = None, *, kind: str | None = None,
-        backends: list[str] | None = None, devices: list[str] | None = None,
-        dtypes: Iterable[str] = DTYPES, progress: Callable[[str], None] | None = None) -> Report:
+def run(
+    method: MethodSelection = None,
+    *,
+    kind: str | None = None,
+    backends: list[str] | None = None,
+    devices: list[str] | None = None,
+    dtypes: Iterable[str] = DTYPES,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
     """Run the conformance suite and return a :class:`Report` (``.passed``, ``.failures``).
 
     ``method``: a registered name, a method instance or class, a list of those, or None for
@@ -92,6 +107,18 @@ def run(method: MethodSelection = None, *, kind: str | None = None,
                     results.extend(check.run(s, b, dtype))
                 except Exception as error:  # noqa: BLE001 - a method that raises fails the check
                     why = error if isinstance(error, MethodError) else f"{type(error).__name__}: {error}"
-                    results.append(Result(check.name, s.kind, s.method.name, b.name, b.device, dtype,
-                                          f"raised {why}", float("inf"), 0.0, False))
+                    results.append(
+                        Result(
+                            check.name,
+                            s.kind,
+                            s.method.name,
+                            b.name,
+                            b.device,
+                            dtype,
+                            f"raised {why}",
+                            float("inf"),
+                            0.0,
+                            False,
+                        )
+                    )
     return Report(results, opt_outs, reverse_only)

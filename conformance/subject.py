@@ -21,8 +21,12 @@ from . import reference
 from .backends import Backend
 from .cases import Cotangent
 
-ROLE = {"eigh-forward": "forward", "eigh-backward": "backward", "sqrtm-forward": "forward",
-        "sqrtm-backward": "backward"}
+ROLE = {
+    "eigh-forward": "forward",
+    "eigh-backward": "backward",
+    "sqrtm-forward": "forward",
+    "sqrtm-backward": "backward",
+}
 OTHER = {"sqrtm-forward": "sqrtm-backward", "sqrtm-backward": "sqrtm-forward"}
 
 
@@ -78,8 +82,11 @@ class Subject:
         if self.kind == "eigh-forward":
             return [Op("eigh", sc.eigh)]
         if self.kind == "eigh-backward":
-            return [Op("eigh", sc.eigh), Op("sqrtm", sc.sqrtm, primary=False),
-                    Op("invsqrtm", sc.invsqrtm, primary=False)]
+            return [
+                Op("eigh", sc.eigh),
+                Op("sqrtm", sc.sqrtm, primary=False),
+                Op("invsqrtm", sc.invsqrtm, primary=False),
+            ]
         ops = [Op("sqrtm", sc.sqrtm), Op("invsqrtm", sc.invsqrtm)]
         default = "exact" if self.kind == "sqrtm-forward" else "eigh"
         for partner in _partners(self.kind):
@@ -118,9 +125,11 @@ class Subject:
             return self._run(op, backend, A, dtype, cot)
         except Exception as error:
             w = np.linalg.eigvalsh(A)
-            raise MethodError(f"{type(error).__name__}: {error} (in {op.label}, {dtype}, input of shape {A.shape} "
-                              f"with eigenvalues {np.array2string(w.ravel()[:8], precision=3)}"
-                              f"{' …' if w.size > 8 else ''})") from error
+            raise MethodError(
+                f"{type(error).__name__}: {error} (in {op.label}, {dtype}, input of shape {A.shape} "
+                f"with eigenvalues {np.array2string(w.ravel()[:8], precision=3)}"
+                f"{' …' if w.size > 8 else ''})"
+            ) from error
 
     def _run(self, op: Op, backend: Backend, A: np.ndarray, dtype: str, cot: Cotangent) -> Run:
         with backend.precision(dtype):
@@ -135,15 +144,20 @@ class Subject:
             else:
                 raw_gA = pullback(backend.asarray(cot.G.astype(dtype)))
                 outputs, raw = {op.name: backend.to_numpy(out)}, [out]
-            return Run({k: v.astype(np.float64) for k, v in outputs.items()},
-                       backend.to_numpy(raw_gA).astype(np.float64), raw, raw_gA)
+            return Run(
+                {k: v.astype(np.float64) for k, v in outputs.items()},
+                backend.to_numpy(raw_gA).astype(np.float64),
+                raw,
+                raw_gA,
+            )
 
     def has_jvp(self, op: Op) -> bool:
         """Whether forward mode is available in ``op``: the method and the op's partner have a JVP."""
         return all(m.has_jvp() for m in self.roles(op).values())
 
-    def tangents(self, op: Op, backend: Backend, A: np.ndarray, dtype: str, dA: np.ndarray,
-                 cot: Cotangent) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...], np.ndarray]:
+    def tangents(
+        self, op: Op, backend: Backend, A: np.ndarray, dtype: str, dA: np.ndarray, cot: Cotangent
+    ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...], np.ndarray]:
         """Forward mode and reverse mode of ``op`` at A in ``dtype``: (the output tangents for dA as
         float64 NumPy, the same cotangent as arrays of the output's structure, gA for it). For eigh
         the tangents are dw, dV and the weighted projector's dP = dV C Vᵀ + V C dVᵀ; its cotangent
@@ -160,8 +174,11 @@ class Subject:
                 dw, dV = (backend.to_numpy(t).astype(np.float64) for t in tangent)
                 V = backend.to_numpy(out[1]).astype(np.float64)
                 half = (dV * cot.weights) @ np.swapaxes(V, -1, -2)
-                tangents = {"eigenvalues": dw, "eigenvectors": dV,
-                            "weighted projector": half + np.swapaxes(half, -1, -2)}
+                tangents = {
+                    "eigenvalues": dw,
+                    "eigenvectors": dV,
+                    "weighted projector": half + np.swapaxes(half, -1, -2),
+                }
             else:
                 cotangent = (cot.G,)
                 gA = pullback(backend.asarray(cot.G.astype(dtype)))

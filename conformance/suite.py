@@ -14,18 +14,35 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     opt = metafunc.config.getoption
     if "fuzzed" in metafunc.fixturenames:
         chosen = [s for s in subjects(opt("sc_method"), opt("sc_kind")) if "bounded" in type(s.method).claims]
-        combos = [(s, b, op, dtype) for s in chosen for b in available(opt("sc_backend"), opt("sc_device"))
-                  for op in s.ops for dtype in DTYPES] if opt("sc_fuzz") else []
-        metafunc.parametrize("fuzzed", combos, ids=[f"fuzz:{s.method.name}-{op.name}-{b}-{dtype}"
-                                                    for s, b, op, dtype in combos])
+        combos = (
+            [
+                (s, b, op, dtype)
+                for s in chosen
+                for b in available(opt("sc_backend"), opt("sc_device"))
+                for op in s.ops
+                for dtype in DTYPES
+            ]
+            if opt("sc_fuzz")
+            else []
+        )
+        metafunc.parametrize(
+            "fuzzed", combos, ids=[f"fuzz:{s.method.name}-{op.name}-{b}-{dtype}" for s, b, op, dtype in combos]
+        )
         return
     if "combination" not in metafunc.fixturenames:
         return
     chosen = subjects(opt("sc_method"), opt("sc_kind"))
-    combos = [(s, b, check, dtype) for s in chosen for b in available(opt("sc_backend"), opt("sc_device"))
-              for check in CHECKS if check.applies(s, b) for dtype in DTYPES]
-    metafunc.parametrize("combination", combos,
-                         ids=[f"{s.kind}:{s.method.name}-{b}-{dtype}-{c.name}" for s, b, c, dtype in combos])
+    combos = [
+        (s, b, check, dtype)
+        for s in chosen
+        for b in available(opt("sc_backend"), opt("sc_device"))
+        for check in CHECKS
+        if check.applies(s, b)
+        for dtype in DTYPES
+    ]
+    metafunc.parametrize(
+        "combination", combos, ids=[f"{s.kind}:{s.method.name}-{b}-{dtype}-{c.name}" for s, b, c, dtype in combos]
+    )
 
 
 def test_conformance(combination):

@@ -67,8 +67,13 @@ def main() -> None:
     gS = (gS + gS.T) / 2
     exact = sc.vjp(sc.sqrtm, cov, backward="exact")[1](gS)
     print("\nsqrtm (32 x 32 sample covariance)   forward rel. error   backward rel. error vs exact")
-    for forward, backward in [("eigh", "exact"), ("mtp", "lyapunov"), ("mpa", "lyapunov"),
-                              ("newton-schulz", "newton-schulz"), ("eigh", "taylor")]:
+    for forward, backward in [
+        ("eigh", "exact"),
+        ("mtp", "lyapunov"),
+        ("mpa", "lyapunov"),
+        ("newton-schulz", "newton-schulz"),
+        ("eigh", "taylor"),
+    ]:
         for normalize in ("frobenius", "spectral"):
             opts = {} if forward == "eigh" and backward in ("exact", "taylor") else {"normalize": normalize}
             if not opts and normalize == "spectral":

@@ -69,15 +69,21 @@ def main() -> None:
     panel = np.concatenate([content, gap, resized, gap, result], axis=1)
     io.imsave(panel_path, (panel * 255).round().astype(np.uint8), check_contrast=False)
 
-    print(f"{args.content} ({content.shape[1]}x{content.shape[0]}) -> colours of {args.style} "
-          f"({style.shape[1]}x{style.shape[0]}), method {args.method}, alpha {args.alpha}, eps {args.eps}")
+    print(
+        f"{args.content} ({content.shape[1]}x{content.shape[0]}) -> colours of {args.style} "
+        f"({style.shape[1]}x{style.shape[0]}), method {args.method}, alpha {args.alpha}, eps {args.eps}"
+    )
     for label, x in (("content", xa), ("style", xb), ("result (before clipping)", out)):
         mean, cov = colour_stats(x)
-        print(f"  {label:26} RGB mean {np.array2string(mean, precision=3)}  "
-              f"cov diag {np.array2string(np.diag(cov), precision=4)}")
+        print(
+            f"  {label:26} RGB mean {np.array2string(mean, precision=3)}  "
+            f"cov diag {np.array2string(np.diag(cov), precision=4)}"
+        )
     cov_err = np.abs(colour_stats(out)[1] - colour_stats(xb)[1]).max() / np.abs(colour_stats(xb)[1]).max()
-    print(f"  max |cov(result) - cov(style)| / max|cov(style)| = {cov_err:.1e}; "
-          f"clipped to [0, 1]: {100 * np.mean((out < 0) | (out > 1)):.2f}% of values")
+    print(
+        f"  max |cov(result) - cov(style)| / max|cov(style)| = {cov_err:.1e}; "
+        f"clipped to [0, 1]: {100 * np.mean((out < 0) | (out > 1)):.2f}% of values"
+    )
     reference = wct(xa, xb, eps=args.eps, **METHODS["eigh/exact"])
     for name, method in METHODS.items():
         if name != "eigh/exact":

@@ -76,8 +76,12 @@ def load(split_seed: int = 0) -> tuple[torch.Tensor, ...]:
     mean, std = Xtr.mean(0), Xtr.std(0)
     std[std == 0] = 1  # pixels that are 0 in every training image stay 0
     Xtr, Xte = (Xtr - mean) / std, (Xte - mean) / std
-    return (torch.tensor(Xtr, dtype=torch.float32), torch.tensor(ytr), torch.tensor(Xte, dtype=torch.float32),
-            torch.tensor(yte))
+    return (
+        torch.tensor(Xtr, dtype=torch.float32),
+        torch.tensor(ytr),
+        torch.tensor(Xte, dtype=torch.float32),
+        torch.tensor(yte),
+    )
 
 
 EVAL_FROM = "covariance"
@@ -88,7 +92,11 @@ def model_for(method: dict, eps: float) -> torch.nn.Sequential:
         torch.nn.Unflatten(1, (1, 8, 8)),
         torch.nn.Conv2d(1, WIDTH, KERNEL, padding=KERNEL // 2),
         ZCAWhitening(WIDTH, eps=eps, check=False, record_covariance=True, eval_from=EVAL_FROM, **method),
-        torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(WIDTH * 16, 10))
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(WIDTH * 16, 10),
+    )
 
 
 def finite(model: torch.nn.Module) -> bool:
@@ -117,7 +125,7 @@ def run(method, seed: int, data, epochs: int, batch: int, lr: float, eps: float,
             schedule.apply(model.modules())
         order = torch.randperm(len(Xtr), generator=order_gen)
         for start in range(0, len(Xtr) - batch + 1, batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             t0 = time.perf_counter()
             opt.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(Xtr[idx]), ytr[idx])
@@ -133,9 +141,9 @@ def run(method, seed: int, data, epochs: int, batch: int, lr: float, eps: float,
     acc = batch_acc = float("nan")
     if not failed:
         model.eval()
-        acc = accuracy(model, Xte, yte)         # running statistics
+        acc = accuracy(model, Xte, yte)  # running statistics
         model.train()
-        batch_acc = accuracy(model, Xte, yte)   # the test set's own statistics (updates the buffers: last)
+        batch_acc = accuracy(model, Xte, yte)  # the test set's own statistics (updates the buffers: last)
     return {"failed": failed, "acc": acc, "batch_acc": batch_acc, "steps": steps}
 
 
@@ -164,9 +172,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--eps", type=float, default=1e-5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--eval-from", default="covariance", choices=["covariance", "whitening"],
-                        help="evaluation whitening: from the running covariance (TPAMI Alg. 2) or the running "
-                             "whitening matrix (NeurIPS Alg. 1)")
+    parser.add_argument(
+        "--eval-from",
+        default="covariance",
+        choices=["covariance", "whitening"],
+        help="evaluation whitening: from the running covariance (TPAMI Alg. 2) or the running "
+        "whitening matrix (NeurIPS Alg. 1)",
+    )
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
     args = parser.parse_args()
     global EVAL_FROM
@@ -175,12 +187,16 @@ def main() -> None:
     torch.set_flush_denormal(True)  # null-space entries underflow; denormals made steps 100x slower
     data = load()
     t_start = time.perf_counter()
-    print(f"digits: {len(data[0])} train / {len(data[2])} test images; Conv2d(1,{WIDTH},{KERNEL}x{KERNEL}) -> "
-          f"ZCA(d={WIDTH}, eps={args.eps}, eval from running {EVAL_FROM}) -> ReLU -> maxpool -> Linear; "
-          f"{args.epochs} epochs, batch {args.batch}, "
-          f"SGD lr {args.lr}; {args.seeds} seeds; {args.threads} threads")
-    print("\n| method | NaN runs | test acc. % (eval, running stats) | test acc. % (batch stats) | ms/step "
-          "| pairs closer than 2^-10: all / outside the eps space |")
+    print(
+        f"digits: {len(data[0])} train / {len(data[2])} test images; Conv2d(1,{WIDTH},{KERNEL}x{KERNEL}) -> "
+        f"ZCA(d={WIDTH}, eps={args.eps}, eval from running {EVAL_FROM}) -> ReLU -> maxpool -> Linear; "
+        f"{args.epochs} epochs, batch {args.batch}, "
+        f"SGD lr {args.lr}; {args.seeds} seeds; {args.threads} threads"
+    )
+    print(
+        "\n| method | NaN runs | test acc. % (eval, running stats) | test acc. % (batch stats) | ms/step "
+        "| pairs closer than 2^-10: all / outside the eps space |"
+    )
     print("|---|---|---|---|---|---|")
     all_spectra: list = []
     for name in args.methods:
@@ -192,19 +208,25 @@ def main() -> None:
         ms = 1e3 * statistics.median(t for r in results for t in r["steps"])
         pairs = close_pairs(spectra, THRESHOLDS[0])[0] if spectra else math.nan
         signal = close_pairs(spectra, THRESHOLDS[0], signal=True)[0] if spectra else math.nan
-        print(f"| {name} | {len(results) - len(ok)} / {args.seeds} | {mean_std([r['acc'] for r in ok])} "
-              f"| {mean_std([r['batch_acc'] for r in ok])} | {ms:.2f} | {100 * pairs:.1f}% / {100 * signal:.3f}% |",
-              flush=True)
+        print(
+            f"| {name} | {len(results) - len(ok)} / {args.seeds} | {mean_std([r['acc'] for r in ok])} "
+            f"| {mean_std([r['batch_acc'] for r in ok])} | {ms:.2f} | {100 * pairs:.1f}% / {100 * signal:.3f}% |",
+            flush=True,
+        )
     print(f"\nclose eigenvalue pairs over all {len(all_spectra)} training batch covariances (M + eps I):")
     for t in THRESHOLDS:
         pairs, matrices = close_pairs(all_spectra, t)
         spairs, smatrices = close_pairs(all_spectra, t, signal=True)
-        print(f"  gap < 2^{int(math.log2(t))}: {100 * pairs:.1f}% of adjacent pairs, {100 * matrices:.0f}% of matrices "
-              f"have one; among eigenvalues > {SIGNAL:g} (outside the eps null space): {100 * spairs:.2f}% of pairs, "
-              f"{100 * smatrices:.1f}% of matrices")
+        print(
+            f"  gap < 2^{int(math.log2(t))}: {100 * pairs:.1f}% of adjacent pairs, {100 * matrices:.0f}% of matrices "
+            f"have one; among eigenvalues > {SIGNAL:g} (outside the eps null space): {100 * spairs:.2f}% of pairs, "
+            f"{100 * smatrices:.1f}% of matrices"
+        )
     w = torch.stack(all_spectra)
-    print(f"  eigenvalues at eps (< {SIGNAL:g}): {float((w < SIGNAL).double().sum(1).mean()):.1f} of {WIDTH} "
-          f"per matrix on average")
+    print(
+        f"  eigenvalues at eps (< {SIGNAL:g}): {float((w < SIGNAL).double().sum(1).mean()):.1f} of {WIDTH} "
+        f"per matrix on average"
+    )
     print(f"total {time.perf_counter() - t_start:.0f} s")
 
 

@@ -27,8 +27,7 @@ class Clip(KernelBackward):
     def kernel(self, xp: Any, w: Any) -> Any:
         gap = xp.abs(pair_gap(w))
         large = gap * self.threshold > 1
-        magnitude = xp.where(large, 1 / xp.where(large, gap, xp.ones_like(gap)),
-                             xp.full_like(gap, self.threshold))
+        magnitude = xp.where(large, 1 / xp.where(large, gap, xp.ones_like(gap)), xp.full_like(gap, self.threshold))
         return pair_sign(xp, w) * magnitude
 
 

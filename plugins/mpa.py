@@ -61,12 +61,14 @@ class MPA(SqrtmForward):
         try:
             ratio = polynomial_solve(xp, powers, den_coeffs, den, num)
         except ValueError as error:  # [m/n] so high that its float64 coefficients lose Q > 0
-            raise ValueError(f"sqrtm-forward method 'mpa' [{self.m}/{self.n}] with solve='newton': {error}; "
-                             f"use solve='lu' or a lower order") from error
+            raise ValueError(
+                f"sqrtm-forward method 'mpa' [{self.m}/{self.n}] with solve='newton': {error}; "
+                f"use solve='lu' or a lower order"
+            ) from error
         return ratio, root_scale(xp, A, c)
 
     def chosen_solve(self, A: Any) -> str:
-        """"newton" or "lu": the ``solve`` option, with "auto" resolved for A's device."""
+        """ "newton" or "lu": the ``solve`` option, with "auto" resolved for A's device."""
         if self.solve != "auto":
             return self.solve
         return "lu" if on_cpu(A) is not False else "newton"

@@ -30,6 +30,7 @@ class NewtonSchulzOptions:
     normalize: str = DEFAULT
 
     if TYPE_CHECKING:  # Method's, which every class with these options also derives from
+
         def require(self, condition: bool, option: str, expected: str) -> None: ...
 
     def validate(self) -> None:
@@ -85,9 +86,11 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
 
     def check_forward(self, forward: SqrtmForward) -> None:
         if isinstance(forward, NewtonSchulz) and forward.options() != self.options():
-            raise ValueError(f"sqrtm-backward method 'newton-schulz' differentiates the newton-schulz forward's "
-                             f"own iterates, so their options must agree: forward {forward.options()}, "
-                             f"backward {self.options()}")
+            raise ValueError(
+                f"sqrtm-backward method 'newton-schulz' differentiates the newton-schulz forward's "
+                f"own iterates, so their options must agree: forward {forward.options()}, "
+                f"backward {self.options()}"
+            )
 
     def _steps(self, xp: Any, A: Any, saved: Any) -> NewtonSchulzSteps:
         return saved if isinstance(saved, NewtonSchulzSteps) else self.run(xp, A)[2]

@@ -78,8 +78,12 @@ class PowerIterationForward(EighForward):
             rayleigh = _dot(xp, v, _matvec(M, v))
             M = M - rayleigh[..., None, None] * _outer(v, v)
             safe = xp.where(lam > self.eps, lam, xp.ones_like(lam))
-            alive = (alive & (lam > self.eps) & (xp.abs(rayleigh - lam) / safe < self.rel_change)
-                     & (captured / total < 1 - self.energy))
+            alive = (
+                alive
+                & (lam > self.eps)
+                & (xp.abs(rayleigh - lam) / safe < self.rel_change)
+                & (captured / total < 1 - self.energy)
+            )
             captured = captured + lam
             values.append(xp.where(alive, rayleigh, xp.zeros_like(rayleigh)))
             vectors.append(xp.where(alive[..., None], v, xp.zeros_like(v)))

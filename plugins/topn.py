@@ -23,19 +23,25 @@ class TopN(KernelBackward):
     name = "topn"
     claims = frozenset({"traceable"})
     reference = "ICCV 2021 eq. 11 (SVD-TopN)"
-    accuracy_opt_out = ("a truncation: drops the gradient through the discarded eigenpairs, so its error is their "
-                        "share (0.25 for eigh, 0.42 for sqrtm, 0.62 for invsqrtm on the suite's 5 x 5 input)")
+    accuracy_opt_out = (
+        "a truncation: drops the gradient through the discarded eigenpairs, so its error is their "
+        "share (0.25 for eigh, 0.42 for sqrtm, 0.62 for invsqrtm on the suite's 5 x 5 input)"
+    )
 
     n: int | float = 0.78125
 
     def validate(self) -> None:
         count = isinstance(self.n, numbers.Integral)
-        self.require((count and self.n >= 1) or (not count and 0 < self.n <= 1), "n",
-                     "an int >= 1 or a float in (0, 1]")
+        self.require(
+            (count and self.n >= 1) or (not count and 0 < self.n <= 1), "n", "an int >= 1 or a float in (0, 1]"
+        )
 
     def check_size(self, size: int) -> None:
-        self.require(not isinstance(self.n, numbers.Integral) or self.n <= size, "n",
-                     f"at most the matrix size {size} (a count of eigenpairs to keep)")
+        self.require(
+            not isinstance(self.n, numbers.Integral) or self.n <= size,
+            "n",
+            f"at most the matrix size {size} (a count of eigenpairs to keep)",
+        )
 
     def kept(self, xp: Any, w: Any) -> Any:
         """Boolean (n,) mask of the kept (largest) eigenvalues; w is ascending."""

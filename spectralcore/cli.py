@@ -21,16 +21,34 @@ def _methods(args: argparse.Namespace) -> int:
 
     infos = methods(args.kind)
     if args.json:
-        print(json.dumps([{"kind": i.kind, "name": i.name, "options": i.options, "claims": sorted(i.claims),
-                           "accuracy": i.accuracy, "accuracy_opt_out": i.accuracy_opt_out,
-                           "forward_mode": i.forward_mode, "reference": i.reference, "source": i.source}
-                          for i in infos], indent=1, default=repr))
+        print(
+            json.dumps(
+                [
+                    {
+                        "kind": i.kind,
+                        "name": i.name,
+                        "options": i.options,
+                        "claims": sorted(i.claims),
+                        "accuracy": i.accuracy,
+                        "accuracy_opt_out": i.accuracy_opt_out,
+                        "forward_mode": i.forward_mode,
+                        "reference": i.reference,
+                        "source": i.source,
+                    }
+                    for i in infos
+                ],
+                indent=1,
+                default=repr,
+            )
+        )
         return 0
     show_source = any(i.cls.__module__.split(".")[0] != "spectralcore" for i in infos)  # a third-party method
-    table = Table(title="registered methods",
-                  caption="claims: E exact, B bounded, T traceable, F forward mode (a backward with a JVP); "
-                  "accuracy: the relative error claimed on the conformance suite's separated input "
-                  "(--json adds references)")
+    table = Table(
+        title="registered methods",
+        caption="claims: E exact, B bounded, T traceable, F forward mode (a backward with a JVP); "
+        "accuracy: the relative error claimed on the conformance suite's separated input "
+        "(--json adds references)",
+    )
     table.add_column("name", no_wrap=True)
     if not args.kind:
         table.add_column("kind", no_wrap=True)
@@ -42,10 +60,14 @@ def _methods(args: argparse.Namespace) -> int:
     letters = {"exact": "E", "bounded": "B", "traceable": "T"}
     for info in infos:
         row = [info.name] + ([] if args.kind else [info.kind.replace("-", " ")])
-        row += [", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-",
-                " ".join([letters.get(c, c) for c in sorted(info.claims, key=lambda c: (list(letters) + [c]).index(c))]
-                         + ["F"] * (info.forward_mode and info.kind.endswith("backward"))),
-                f"{info.accuracy:g}" if info.accuracy is not None else "opted out"]
+        row += [
+            ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-",
+            " ".join(
+                [letters.get(c, c) for c in sorted(info.claims, key=lambda c: (list(letters) + [c]).index(c))]
+                + ["F"] * (info.forward_mode and info.kind.endswith("backward"))
+            ),
+            f"{info.accuracy:g}" if info.accuracy is not None else "opted out",
+        ]
         table.add_row(*row + ([info.source] if show_source else []))
     Console().print(table)
     return 0
@@ -66,15 +88,22 @@ def _conformance(args: argparse.Namespace) -> int:
         return 2
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("conformance", total=None)
-        report = run(args.method, kind=args.kind, backends=args.backend, devices=args.device, dtypes=dtypes,
-                     progress=lambda label: progress.update(task, description=label, advance=1))
+        report = run(
+            args.method,
+            kind=args.kind,
+            backends=args.backend,
+            devices=args.device,
+            dtypes=dtypes,
+            progress=lambda label: progress.update(task, description=label, advance=1),
+        )
     table = Table("kind", "method", "backend/device", "checks passed", title="spectralcore conformance")
     for kind, method, backend, ok, total in report.summary():
         table.add_row(kind, method, backend, f"[{'green' if ok == total else 'red'}]{ok}/{total}")
     console.print(table)
     for label, why in report.opt_outs.items():
-        console.print(f"[yellow]agreement not checked for {label} (it opts out: {why}); "
-                      "its gradient's direction and scale were")
+        console.print(
+            f"[yellow]agreement not checked for {label} (it opts out: {why}); its gradient's direction and scale were"
+        )
     for label in report.reverse_only:
         console.print(f"[yellow]forward mode not checked for {label}: it defines no jvp (reverse mode only)")
     for failure in report.failures:
@@ -87,15 +116,40 @@ def _conformance(args: argparse.Namespace) -> int:
     if args.fuzz:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("fuzz", total=None)
-            fuzzed = fuzz(args.method, kind=args.kind, cases=args.fuzz, seed=args.seed, backends=args.backend,
-                          devices=args.device, dtypes=dtypes, save_dir=args.fuzz_dir,
-                          progress=lambda label: progress.update(task, description=label, advance=1))
-        table = Table("method", "op", "backend", "dtype", "cases", "non-finite", "over bound", "worst ‖gA‖/‖g‖",
-                      title=f"degenerate-input fuzzing (seed {args.seed})")
+            fuzzed = fuzz(
+                args.method,
+                kind=args.kind,
+                cases=args.fuzz,
+                seed=args.seed,
+                backends=args.backend,
+                devices=args.device,
+                dtypes=dtypes,
+                save_dir=args.fuzz_dir,
+                progress=lambda label: progress.update(task, description=label, advance=1),
+            )
+        table = Table(
+            "method",
+            "op",
+            "backend",
+            "dtype",
+            "cases",
+            "non-finite",
+            "over bound",
+            "worst ‖gA‖/‖g‖",
+            title=f"degenerate-input fuzzing (seed {args.seed})",
+        )
         for r in fuzzed.results:
             colour = "green" if r.passed else "red"
-            table.add_row(r.method, r.op, f"{r.backend}/{r.device}", r.dtype, str(r.cases),
-                          f"[{colour}]{r.nonfinite}", f"[{colour}]{r.over_bound}", f"{r.worst_ratio:.2g}")
+            table.add_row(
+                r.method,
+                r.op,
+                f"{r.backend}/{r.device}",
+                r.dtype,
+                str(r.cases),
+                f"[{colour}]{r.nonfinite}",
+                f"[{colour}]{r.over_bound}",
+                f"{r.worst_ratio:.2g}",
+            )
         console.print(table)
         for r in fuzzed.results:
             if not r.passed:
@@ -113,8 +167,10 @@ def _empty_selection(args: argparse.Namespace) -> str:
         return f"no registered method of kind {args.kind!r}"
     if not list(available(args.backend, args.device)):
         asked = ", ".join(args.backend or NAMES)
-        return (f"none of the backends ({asked}) is installed with a device in {args.device or ['cpu', 'cuda']} "
-                "here (a CUDA device needs a GPU that the backend sees)")
+        return (
+            f"none of the backends ({asked}) is installed with a device in {args.device or ['cpu', 'cuda']} "
+            "here (a CUDA device needs a GPU that the backend sees)"
+        )
     return ""
 
 
@@ -134,8 +190,12 @@ def _report(args: argparse.Namespace) -> int:
 
     from .report import SECTIONS, Config, build
 
-    cfg = Config(pathlib.Path(args.out).resolve(), quick=not args.full, device=args.device,
-                 backends=tuple(args.backend) if args.backend else None)
+    cfg = Config(
+        pathlib.Path(args.out).resolve(),
+        quick=not args.full,
+        device=args.device,
+        backends=tuple(args.backend) if args.backend else None,
+    )
     console = Console()
     if args.device == "cuda" and "torch" in (args.backend or ["torch"]) and (why := _no_cuda()):
         console.print(f"[red]--device cuda: {why}; run without --device for the CPU report")
@@ -147,8 +207,13 @@ def _report(args: argparse.Namespace) -> int:
     table = Table("section", "claim", "measured", "allowed", "holds", title="spectralcore report: stated claims")
     for section in sections:
         for c in section.claims:
-            table.add_row(section.title.split(":")[0], c.name, f"{c.measured:.3g}", f"{c.allowed:.3g}",
-                          "[green]yes" if c.holds else "[red]no")
+            table.add_row(
+                section.title.split(":")[0],
+                c.name,
+                f"{c.measured:.3g}",
+                f"{c.allowed:.3g}",
+                "[green]yes" if c.holds else "[red]no",
+            )
     console.print(table)
     console.print(f"report written to {cfg.out / 'report.md'} (plots beside it)")
     return 0 if all(c.holds for s in sections for c in s.claims) else 1
@@ -158,8 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spectralcore")
     parser.add_argument("--version", action="version", version=f"spectralcore {__version__}")
     plugins = argparse.ArgumentParser(add_help=False)
-    plugins.add_argument("--plugin", action="append", default=[], metavar="MODULE[:OBJECT]",
-                         help="register a plugin that is not installed (repeatable), e.g. my_pkg.plugin")
+    plugins.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE[:OBJECT]",
+        help="register a plugin that is not installed (repeatable), e.g. my_pkg.plugin",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     meth = sub.add_parser("methods", help="list every registered method", parents=[plugins])
     meth.add_argument("--kind", choices=KINDS, help="only methods of this kind")
@@ -171,20 +241,32 @@ def main(argv: list[str] | None = None) -> int:
     conf.add_argument("--device", action="append", choices=("cpu", "cuda"), help="repeatable; default: all")
     conf.add_argument("--dtype", action="append", choices=("float32", "float64"), help="repeatable; default: both")
     conf.add_argument("--json", help="also write every result to this JSON file")
-    conf.add_argument("--fuzz", type=int, default=0, metavar="N",
-                      help="also fuzz the bounded claim with N seeded degenerate inputs per op, backend and dtype")
+    conf.add_argument(
+        "--fuzz",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also fuzz the bounded claim with N seeded degenerate inputs per op, backend and dtype",
+    )
     conf.add_argument("--seed", type=int, default=0, help="fuzzing seed (default 0)")
-    conf.add_argument("--fuzz-dir", default="spectralcore-fuzz",
-                      help="where the first failing input of each fuzzed combination is saved "
-                           "(default ./spectralcore-fuzz)")
-    rep = sub.add_parser("report", help="reproduce the papers' numerical results (Markdown + PNG plots)",
-                         parents=[plugins])
+    conf.add_argument(
+        "--fuzz-dir",
+        default="spectralcore-fuzz",
+        help="where the first failing input of each fuzzed combination is saved (default ./spectralcore-fuzz)",
+    )
+    rep = sub.add_parser(
+        "report", help="reproduce the papers' numerical results (Markdown + PNG plots)", parents=[plugins]
+    )
     size = rep.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small sizes, < 3 minutes on 2 CPU cores (default)")
     size.add_argument("--full", action="store_true", help="the papers' sizes")
     rep.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    rep.add_argument("--backend", action="append", choices=("torch", "jax"),
-                     help="framework timed in the speed section (repeatable; default: each one installed)")
+    rep.add_argument(
+        "--backend",
+        action="append",
+        choices=("torch", "jax"),
+        help="framework timed in the speed section (repeatable; default: each one installed)",
+    )
     rep.add_argument("--out", default="spectralcore-report", help="output folder (default: ./spectralcore-report)")
     args = parser.parse_args(argv)
     try:

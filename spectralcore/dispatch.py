@@ -46,10 +46,14 @@ def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, shapes: A
     if isinstance(shapes[0], tuple):
         cotangent = (None,) * len(shapes) if cotangent is None else cotangent  # None: every output's is zero
         if not isinstance(cotangent, (tuple, list)) or len(cotangent) != len(shapes):
-            raise SpectralError(f"cotangent of {op.name} must be a tuple of {len(shapes)} arrays (or None), "
-                                f"got {type(cotangent).__name__}")
-        cotangent = tuple(check_cotangent(xp, A, g, shape, name=f"{op.name}[{i}]")
-                          for i, (g, shape) in enumerate(zip(cotangent, shapes)))
+            raise SpectralError(
+                f"cotangent of {op.name} must be a tuple of {len(shapes)} arrays (or None), "
+                f"got {type(cotangent).__name__}"
+            )
+        cotangent = tuple(
+            check_cotangent(xp, A, g, shape, name=f"{op.name}[{i}]")
+            for i, (g, shape) in enumerate(zip(cotangent, shapes))
+        )
         cotangent = tuple(None if g is None else xp.astype(g, work) for g in cotangent)
     else:
         cotangent = check_cotangent(xp, A, cotangent, shapes, name=op.name)
@@ -131,10 +135,14 @@ def _check_result(xp: Any, op: Op, config: Any, adapter: Any, values: Any, out: 
     residual = op.residual(xp, values, adapter.inspectable(out), config)
     if residual is not None and not residual <= RESIDUAL_WARNING:
         _WARNED.add(what)
-        warnings.warn(f"{what}: relative residual {residual:.2g} > {RESIDUAL_WARNING:g} "
-                      f"({op.residual_formula}); for ill-conditioned or singular A raise the forward's degree or "
-                      "iterations (newton-schulz converges fastest), add a ridge (A + eps I) or use forward='eigh'; "
-                      "check=False skips this check", AccuracyWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"{what}: relative residual {residual:.2g} > {RESIDUAL_WARNING:g} "
+            f"({op.residual_formula}); for ill-conditioned or singular A raise the forward's degree or "
+            "iterations (newton-schulz converges fastest), add a ridge (A + eps I) or use forward='eigh'; "
+            "check=False skips this check",
+            AccuracyWarning,
+            stacklevel=stacklevel,
+        )
 
 
 P = ParamSpec("P")
@@ -178,8 +186,10 @@ def _explicit(name: str, fn: PublicOp[..., Any], A: Any, args: Any, kwargs: Any)
     numerics context, out, residuals), with the same checks as the public function."""
     op = getattr(fn, "op", None)
     if op is None:
-        raise SpectralError(f"{name} expects a spectralcore op (sc.eigh, sc.sqrtm, sc.invsqrtm, sc.matrix_power, "
-                            f"sc.matrix_function), got {fn!r}")
+        raise SpectralError(
+            f"{name} expects a spectralcore op (sc.eigh, sc.sqrtm, sc.invsqrtm, sc.matrix_power, "
+            f"sc.matrix_function), got {fn!r}"
+        )
     config = fn.configure(A, *args, **kwargs)
     xp = namespace(A)
     adapter = _adapter(A)

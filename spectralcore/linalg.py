@@ -61,11 +61,15 @@ def _cupy_installed() -> bool:
 
 def _cupy_eigh(xp: Any, A: Any) -> EighResult:
     if on_cpu(A):
-        raise ValueError(f"solver='cupy' needs an array on a CUDA device, got one on {device(A)}; "
-                         "use solver='auto' or 'native' for host arrays")
+        raise ValueError(
+            f"solver='cupy' needs an array on a CUDA device, got one on {device(A)}; "
+            "use solver='auto' or 'native' for host arrays"
+        )
     if not _cupy_installed():
-        raise ValueError("solver='cupy' needs CuPy: pip install 'spectralcore[cuda13]' "
-                         "(or [cuda12], matching the CUDA version nvidia-smi reports)")
+        raise ValueError(
+            "solver='cupy' needs CuPy: pip install 'spectralcore[cuda13]' "
+            "(or [cuda12], matching the CUDA version nvidia-smi reports)"
+        )
     own = getattr(REGISTRY.adapter(A), "cupy_eigh", None)  # e.g. torch's custom op, opaque to torch.compile
     if own is not None:
         return EighResult(*own(A))

@@ -63,8 +63,11 @@ DEFAULT_ACCURACY = 0.1  # claimed by a method that declares no accuracy and does
 
 _OPTION_DEFAULTS: dict[type, dict[str, Any]] = {}
 _OPTION_TYPES: dict[type, dict[str, tuple[tuple[type, ...], str]]] = {}
-_RUNTIME: dict[type, tuple[type, str]] = {float: (numbers.Real, "a real number"), int: (numbers.Integral, "an int"),
-                                           type(None): (type(None), "None")}
+_RUNTIME: dict[type, tuple[type, str]] = {
+    float: (numbers.Real, "a real number"),
+    int: (numbers.Integral, "an int"),
+    type(None): (type(None), "None"),
+}
 
 
 def _admitted(hint: Any) -> tuple[tuple[type, ...], str]:
@@ -139,8 +142,10 @@ class Method(abc.ABC):
         for option, (admitted, expected) in self.option_types().items():
             value = getattr(self, option)
             if (isinstance(value, bool) and bool not in admitted) or not isinstance(value, admitted):
-                raise ValueError(f"{self.kind} method '{self.name}': option `{option}` must be {expected}, "
-                                 f"got {value!r} ({type(value).__name__})")
+                raise ValueError(
+                    f"{self.kind} method '{self.name}': option `{option}` must be {expected}, "
+                    f"got {value!r} ({type(value).__name__})"
+                )
         self.validate()
 
     def validate(self) -> None:
@@ -153,8 +158,9 @@ class Method(abc.ABC):
         """Raise a ValueError naming the method, the option, what was expected and what came:
         ``self.require(self.eps > 0, "eps", "> 0")`` in :meth:`validate` checks an option."""
         if not condition:
-            raise ValueError(f"{self.kind} method '{self.name}': option `{option}` must be {expected}, "
-                             f"got {getattr(self, option)!r}")
+            raise ValueError(
+                f"{self.kind} method '{self.name}': option `{option}` must be {expected}, got {getattr(self, option)!r}"
+            )
 
 
 class EighForward(Method):
@@ -163,8 +169,7 @@ class EighForward(Method):
     kind: ClassVar[str] = "eigh-forward"
 
     @abc.abstractmethod
-    def __call__(self, xp: Any, A: Array) -> EighResult:
-        ...
+    def __call__(self, xp: Any, A: Array) -> EighResult: ...
 
 
 class ForwardModeError(NotImplementedError):
@@ -182,8 +187,7 @@ class EighBackward(Method):
     kind: ClassVar[str] = "eigh-backward"
 
     @abc.abstractmethod
-    def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
-        ...
+    def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array: ...
 
     def jvp(self, xp: Any, A: Array, w: Array, V: Array, dA: Array) -> tuple[Array, Array]:
         """(dw, dV) for a tangent dA: the transpose of :meth:`vjp`."""
@@ -235,12 +239,10 @@ class SqrtmForward(Method):
     kind: ClassVar[str] = "sqrtm-forward"
 
     @abc.abstractmethod
-    def sqrtm(self, xp: Any, A: Array) -> tuple[Array, Any]:
-        ...
+    def sqrtm(self, xp: Any, A: Array) -> tuple[Array, Any]: ...
 
     @abc.abstractmethod
-    def invsqrtm(self, xp: Any, A: Array) -> tuple[Array, Any]:
-        ...
+    def invsqrtm(self, xp: Any, A: Array) -> tuple[Array, Any]: ...
 
 
 class SqrtmBackward(Method):
@@ -256,8 +258,7 @@ class SqrtmBackward(Method):
     kind: ClassVar[str] = "sqrtm-backward"
 
     @abc.abstractmethod
-    def vjp(self, xp: Any, A: Array, S: Array, gS: Array, saved: Any) -> Array:
-        ...
+    def vjp(self, xp: Any, A: Array, S: Array, gS: Array, saved: Any) -> Array: ...
 
     def vjp_inverse(self, xp: Any, A: Array, W: Array, gW: Array, saved: Any) -> Array:
         return self.vjp(xp, A, A @ W, -(W @ gW @ W), saved)
@@ -284,4 +285,5 @@ def no_jvp(method: Method) -> ForwardModeError:
     return ForwardModeError(
         f"{method.kind} method '{method.name}' defines no jvp, so forward mode (jax.jvp, jax.jacfwd, "
         f"torch.func.jvp, torch.func.jacfwd, torch.autograd.forward_ad, sc.jvp, hessians) is not available with it; "
-        f"use reverse mode, or give the method a jvp (the transpose of its vjp; KernelBackward subclasses have one)")
+        f"use reverse mode, or give the method a jvp (the transpose of its vjp; KernelBackward subclasses have one)"
+    )

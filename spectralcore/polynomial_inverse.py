@@ -25,7 +25,7 @@ from numpy.polynomial import polynomial
 from ._array import dtype_eps
 from .trace_constants import trace_constant
 
-GRID = 4001           # Chebyshev-clustered points of [0, 1] for the minimax fit
+GRID = 4001  # Chebyshev-clustered points of [0, 1] for the minimax fit
 CHECK_GRID = 100_001  # uniform points on which e₀ is measured
 LAWSON_STEPS = 200
 EXACT = 1e-14
@@ -38,8 +38,10 @@ def seed(denominator: tuple[float, ...], degree: int) -> tuple[tuple[float, ...]
     z = (1 - np.cos(np.linspace(0, np.pi, GRID))) / 2
     d = polynomial.polyval(z, denominator)
     if d.min() <= 0:
-        raise ValueError(f"a polynomial of degree {len(denominator) - 1} must be positive on [0, 1] to be "
-                         f"inverted by matrix products; in float64 it reaches {d.min():.3g}")
+        raise ValueError(
+            f"a polynomial of degree {len(denominator) - 1} must be positive on [0, 1] to be "
+            f"inverted by matrix products; in float64 it reaches {d.min():.3g}"
+        )
     basis = d[:, None] * z[:, None] ** np.arange(degree + 1)
     weights = np.full(GRID, 1 / GRID)
     best, best_error = None, math.inf

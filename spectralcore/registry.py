@@ -93,9 +93,11 @@ class Registry:
             registered = pm.register(plugin, name)
         except ValueError as error:  # pluggy's message lists every registered plugin
             held = pm.get_name(plugin)
-            raise SpectralError(f"plugin {name or plugin!r} is already registered"
-                                + (f" (as {held!r})" if held else "")
-                                + ("" if held else f": the name {name!r} is taken")) from error
+            raise SpectralError(
+                f"plugin {name or plugin!r} is already registered"
+                + (f" (as {held!r})" if held else "")
+                + ("" if held else f": the name {name!r} is taken")
+            ) from error
         if registered is None:
             raise SpectralError(f"plugin {name or plugin!r} is already registered or blocked")
         try:
@@ -118,13 +120,17 @@ class Registry:
                 for cls in impl.function() or ():
                     base = KIND_BASES[kind]
                     if not (isinstance(cls, type) and issubclass(cls, base) and cls.name):
-                        raise SpectralError(f"plugin '{impl.plugin_name}' returned {cls!r} from {hookname}: "
-                                            f"expected a subclass of {base.__name__} with a non-empty `name`")
+                        raise SpectralError(
+                            f"plugin '{impl.plugin_name}' returned {cls!r} from {hookname}: "
+                            f"expected a subclass of {base.__name__} with a non-empty `name`"
+                        )
                     key = (kind, cls.name)
                     if key in table and table[key].cls is not cls:
-                        raise SpectralError(f"{kind} method '{cls.name}' is defined twice: by "
-                                            f"'{table[key].source}' ({table[key].cls.__qualname__}) and by "
-                                            f"'{impl.plugin_name}' ({cls.__qualname__})")
+                        raise SpectralError(
+                            f"{kind} method '{cls.name}' is defined twice: by "
+                            f"'{table[key].source}' ({table[key].cls.__qualname__}) and by "
+                            f"'{impl.plugin_name}' ({cls.__qualname__})"
+                        )
                     cls.option_defaults(), cls.option_types()  # validate and cache now, not inside a traced call
                     table[key] = MethodInfo(kind, cls.name, cls, impl.plugin_name)
         return table

@@ -57,14 +57,15 @@ def pade(series: tuple[Fraction, ...], m: int, n: int) -> tuple[tuple[Fraction, 
     c = lambda i: series[i] if i >= 0 else Fraction(0)  # noqa: E731
     q_tail: list[Fraction] = []
     for nn in range(n, 0, -1):
-        solved = _solve([[c(m + i - j) for j in range(1, nn + 1)] for i in range(1, nn + 1)],
-                        [-c(m + i) for i in range(1, nn + 1)])
+        solved = _solve(
+            [[c(m + i - j) for j in range(1, nn + 1)] for i in range(1, nn + 1)], [-c(m + i) for i in range(1, nn + 1)]
+        )
         if solved is not None:
             q_tail = solved
             break
     q = [Fraction(1)] + q_tail
     p = [sum((q[j] * c(k - j) for j in range(min(k, len(q) - 1) + 1)), Fraction(0)) for k in range(m + n + 1)]
-    if any(p[m + 1:]):
+    if any(p[m + 1 :]):
         raise ValueError(f"the [{m}/{n}] Padé approximant of this series does not exist")
     p = p[: m + 1]
     while len(p) > 1 and p[-1] == 0:

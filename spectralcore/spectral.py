@@ -62,7 +62,6 @@ def eigen_cotangents(xp: Any, V: Array, gF: Array, fw: Array, dfw: Array) -> tup
     return gw, gV
 
 
-
 def eigen_tangent(V: Array, dw: Array, dV: Array, fw: Array, dfw: Array) -> Array:
     """dF of F = V f(Λ) Vᵀ from (dw, dV): dF = dV f(Λ) Vᵀ + V f(Λ) dVᵀ + V diag(f′(λ) dw) Vᵀ,
     the transpose of :func:`eigen_cotangents` (the eigenvector path in forward mode)."""

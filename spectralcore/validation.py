@@ -32,8 +32,9 @@ def working_dtype(xp: Any, dtype: Any) -> Any:
     return xp.float32
 
 
-def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = True,
-                 symmetry_rtol: float | None = None) -> None:
+def check_matrix(
+    xp: Any, A: Array, *, name: str = "A", check_values: bool = True, symmetry_rtol: float | None = None
+) -> None:
     """Check that ``A`` is a real, floating, square, finite, symmetric (..., n, n) array.
 
     The value checks (finiteness, symmetry) read the data, which synchronises with the
@@ -41,13 +42,15 @@ def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = Tru
     max|A − Aᵀ| ≤ rtol · max|A|, with rtol = √ε of A's dtype unless given.
     """
     if A.ndim < 2:
-        raise SpectralError(f"`{name}` must have shape (..., n, n) with ndim >= 2, got ndim={A.ndim} "
-                            f"(shape {tuple(A.shape)})")
+        raise SpectralError(
+            f"`{name}` must have shape (..., n, n) with ndim >= 2, got ndim={A.ndim} (shape {tuple(A.shape)})"
+        )
     if A.shape[-1] != A.shape[-2]:
         raise SpectralError(f"`{name}` must be square in its last two axes, got shape {tuple(A.shape)}")
     if not xp.isdtype(A.dtype, "real floating"):
-        raise SpectralError(f"`{name}` must have a real floating dtype (float16, bfloat16, float32, "
-                            f"float64), got {A.dtype}")
+        raise SpectralError(
+            f"`{name}` must have a real floating dtype (float16, bfloat16, float32, float64), got {A.dtype}"
+        )
     if A.shape[-1] == 0 or not check_values:
         return
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
@@ -58,13 +61,16 @@ def check_matrix(xp: Any, A: Array, *, name: str = "A", check_values: bool = Tru
     rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
     asym = float(xp.max(xp.abs(work - work.mT)))
     if asym > rtol * scale:
-        raise SpectralError(f"`{name}` must be symmetric: expected max|A - A^T| <= {rtol:.3g} * max|A| = "
-                            f"{rtol * scale:.3g}, got {asym:.3g}; symmetrise it ((A + A^T) / 2) or pass "
-                            f"check=False to skip the value checks")
+        raise SpectralError(
+            f"`{name}` must be symmetric: expected max|A - A^T| <= {rtol:.3g} * max|A| = "
+            f"{rtol * scale:.3g}, got {asym:.3g}; symmetrise it ((A + A^T) / 2) or pass "
+            f"check=False to skip the value checks"
+        )
 
 
-def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *, name: str,
-                    role: str = "cotangent") -> Array | None:
+def check_cotangent(
+    xp: Any, A: Array, g: Array | None, expected_shape: tuple, *, name: str, role: str = "cotangent"
+) -> Array | None:
     """A cotangent as an array of A's namespace ``xp``, checked against the shape of the output
     it belongs to (None means zero). A NumPy array is converted (JAX's transforms hand NumPy
     zeros around); anything else that is not an array of A's framework is an error."""
@@ -76,12 +82,15 @@ def check_cotangent(xp: Any, A: Array, g: Array | None, expected_shape: tuple, *
         g_xp = None
     if g_xp is not xp:
         if g_xp is None or not is_numpy_array(g):
-            raise SpectralError(f"{role} `{name}` must be an array like A ({_type_name(A)}) or None, "
-                                f"got {_type_name(g)}")
+            raise SpectralError(
+                f"{role} `{name}` must be an array like A ({_type_name(A)}) or None, got {_type_name(g)}"
+            )
         g = xp.asarray(g, device=device(A))
     if tuple(g.shape) != tuple(expected_shape):
-        raise SpectralError(f"{role} `{name}` must have shape {tuple(expected_shape)} (the shape of "
-                            f"{'A' if role == 'tangent' else 'the output'}), got {tuple(g.shape)}")
+        raise SpectralError(
+            f"{role} `{name}` must have shape {tuple(expected_shape)} (the shape of "
+            f"{'A' if role == 'tangent' else 'the output'}), got {tuple(g.shape)}"
+        )
     return g
 
 
@@ -110,6 +119,8 @@ def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
     if domain == "psd" and lowest >= -delta or domain == "pd" and lowest > 0:
         return  # Cholesky's own rounding at the boundary: the eigenvalues say A is inside
     bound = f">= -{delta:.3g} (-sqrt(eps) * max|A|)" if domain == "psd" else "> 0"
-    raise SpectralError(f"{what} needs a {DOMAINS[domain]} `A`: expected every eigenvalue {bound}, got "
-                        f"{lowest:.3g} (largest {float(xp.max(w)):.3g}); pass check=False to skip this check "
-                        "(the result is then not a number or wrong where A is outside)")
+    raise SpectralError(
+        f"{what} needs a {DOMAINS[domain]} `A`: expected every eigenvalue {bound}, got "
+        f"{lowest:.3g} (largest {float(xp.max(w)):.3g}); pass check=False to skip this check "
+        "(the result is then not a number or wrong where A is outside)"
+    )

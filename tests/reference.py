@@ -56,4 +56,3 @@ def aligned_eigh(a: np.ndarray, reference_vectors: np.ndarray):
 def rel_err(a, b) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-

@@ -26,8 +26,11 @@ def both(fn, a, cotangent, *args, **kwargs):
     results = []
     for convert in (np.asarray, xp.asarray):
         out, pullback = sc.vjp(fn, convert(a), *args, **kwargs)
-        cot = tuple(None if c is None else convert(c) for c in cotangent) if isinstance(cotangent, tuple) \
+        cot = (
+            tuple(None if c is None else convert(c) for c in cotangent)
+            if isinstance(cotangent, tuple)
             else convert(cotangent)
+        )
         results.append((out, pullback(cot)))
     return results
 

@@ -18,9 +18,19 @@ from reference import covariance  # noqa: E402
 from spectralcore.adapters.torch import ADAPTER  # noqa: E402
 from spectralcore.adapters.torch_timing import HOST_SYNC, count_ops, step  # noqa: E402
 
-UNSAFE = {HOST_SYNC, "aten.item", "aten.nonzero", "aten.is_nonzero", "aten.equal",
-          "aten._linalg_solve_ex", "aten.linalg_lu_factor_ex", "aten.linalg_inv_ex", "aten._linalg_eigh",
-          "aten.linalg_cholesky_ex", "aten._linalg_check_errors"}
+UNSAFE = {
+    HOST_SYNC,
+    "aten.item",
+    "aten.nonzero",
+    "aten.is_nonzero",
+    "aten.equal",
+    "aten._linalg_solve_ex",
+    "aten.linalg_lu_factor_ex",
+    "aten.linalg_inv_ex",
+    "aten._linalg_eigh",
+    "aten.linalg_cholesky_ex",
+    "aten._linalg_check_errors",
+}
 
 
 def recorded_ops(fn, A: torch.Tensor) -> collections.Counter:

@@ -14,7 +14,7 @@ import pytest
 
 import spectralcore as sc
 
-PLUGIN = textwrap.dedent('''
+PLUGIN = textwrap.dedent("""
     import dataclasses, spectralcore as sc
 
     @dataclasses.dataclass(frozen=True)
@@ -30,12 +30,17 @@ PLUGIN = textwrap.dedent('''
     @sc.hookimpl
     def spectralcore_eigh_backward():
         return [Softer]
-''')
+""")
 
 
 def cli(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spectralcore", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "80", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "spectralcore", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "80", **(env or {})},
+    )
 
 
 def test_version():
@@ -65,24 +70,58 @@ def test_plugin_that_is_not_installed(plugin_dir):
     env = {"PYTHONPATH": str(plugin_dir)}
     listed = cli("methods", "--plugin", "my_softer", "--kind", "eigh-backward", cwd=plugin_dir, env=env)
     assert listed.returncode == 0 and "softer" in listed.stdout and "source" in listed.stdout
-    checked = cli("conformance", "--plugin", "my_softer", "--method", "softer", "--backend", "numpy",
-                  "--dtype", "float64", cwd=plugin_dir, env=env)
+    checked = cli(
+        "conformance",
+        "--plugin",
+        "my_softer",
+        "--method",
+        "softer",
+        "--backend",
+        "numpy",
+        "--dtype",
+        "float64",
+        cwd=plugin_dir,
+        env=env,
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "softer" in checked.stdout and " 0 failed" in checked.stdout
-    pytested = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--spectralcore-conformance",
-                               "--sc-plugin", "my_softer", "--sc-method", "softer", "--sc-backend", "numpy", "-q"],
-                              capture_output=True, text=True, cwd=plugin_dir, env={**os.environ, **env})
+    pytested = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--spectralcore-conformance",
+            "--sc-plugin",
+            "my_softer",
+            "--sc-method",
+            "softer",
+            "--sc-backend",
+            "numpy",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=plugin_dir,
+        env={**os.environ, **env},
+    )
     assert pytested.returncode == 0 and "passed" in pytested.stdout, pytested.stdout[-2000:]
 
 
-@pytest.mark.parametrize("args,message", [
-    (("conformance", "--method", "nope"), "no registered method 'nope'"),
-    (("conformance", "--backend", "tensorflow"), "unknown backend"),
-    (("methods", "--plugin", "no_such_module"), "cannot import 'no_such_module'"),
-    (("methods", "--plugin", "spectralcore.plugins.taylor"), "already registered"),
-    (("conformance", "--method", "exact", "--kind", "eigh-backward", "--backend", "numpy", "--fuzz", "8"),
-     "claims 'bounded'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("conformance", "--method", "nope"), "no registered method 'nope'"),
+        (("conformance", "--backend", "tensorflow"), "unknown backend"),
+        (("methods", "--plugin", "no_such_module"), "cannot import 'no_such_module'"),
+        (("methods", "--plugin", "spectralcore.plugins.taylor"), "already registered"),
+        (
+            ("conformance", "--method", "exact", "--kind", "eigh-backward", "--backend", "numpy", "--fuzz", "8"),
+            "claims 'bounded'",
+        ),
+    ],
+)
 def test_errors_are_one_line(args, message, tmp_path):
     out = cli(*args, cwd=tmp_path)
     assert out.returncode == 2

@@ -53,7 +53,7 @@ class _Records(logging.Handler):
 
 
 def _torch_loggers() -> list[logging.Logger]:
-    """"torch" and every torch logger that does not pass its records on to it (torch._dynamo,
+    """ "torch" and every torch logger that does not pass its records on to it (torch._dynamo,
     torch._inductor, ... set propagate=False)."""
     names = [n for n in logging.root.manager.loggerDict if n == "torch" or n.startswith("torch.")]
     loggers = [logging.getLogger(n) for n in names]
@@ -101,8 +101,7 @@ def test_compile_is_quiet_and_matches_eager(A, case, mode):
         graphs, breaks = counters["stats"]["unique_graphs"], sum(counters["graph_break"].values())
         torch._dynamo.reset()
 
-    messages = [f"{w.category.__name__} at {w.filename}:{w.lineno}: {str(w.message).splitlines()[0]}"
-                for w in caught]
+    messages = [f"{w.category.__name__} at {w.filename}:{w.lineno}: {str(w.message).splitlines()[0]}" for w in caught]
     messages += [f"log {r.name} {r.levelname}: {r.getMessage().splitlines()[0]}" for r in handler.records]
     assert not messages, "\n".join(messages)
     assert (graphs, breaks) == (1, 0)

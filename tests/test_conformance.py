@@ -22,8 +22,18 @@ def test_every_registered_method_passes_on_every_installed_backend():
     backends = {r.backend for r in report.results}
     assert {"numpy", "array_api_strict"} <= backends
     checks = {r.check for r in report.results}
-    assert {"agreement", "bounded", "symmetric", "sign invariance", "zero cotangent", "linearity",
-            "batch equals loop", "dtype, device, shape", "jvp transposes vjp", "jvp against differences"} <= checks
+    assert {
+        "agreement",
+        "bounded",
+        "symmetric",
+        "sign invariance",
+        "zero cotangent",
+        "linearity",
+        "batch equals loop",
+        "dtype, device, shape",
+        "jvp transposes vjp",
+        "jvp against differences",
+    } <= checks
     assert not report.reverse_only  # every built-in works in forward mode
 
 
@@ -226,14 +236,17 @@ def test_reverse_only_method_is_listed_and_its_forward_mode_not_checked():
     assert json.loads(report.to_json())["reverse_only"] == report.reverse_only
 
 
-@pytest.mark.parametrize("method,checks", [
-    (FlippedCauchy(), {"agreement"}),
-    (ZeroKernel(), {"agreement"}),
-    (ScaledOptedOut(factor=2.0), {"gradient scale"}),
-    (ScaledOptedOut(factor=0.0), {"gradient direction", "gradient scale"}),
-    (ScaledOptedOut(factor=-1.0), {"gradient direction"}),
-    (HalfLyapunov(), {"agreement", "gradient scale"}),
-])
+@pytest.mark.parametrize(
+    "method,checks",
+    [
+        (FlippedCauchy(), {"agreement"}),
+        (ZeroKernel(), {"agreement"}),
+        (ScaledOptedOut(factor=2.0), {"gradient scale"}),
+        (ScaledOptedOut(factor=0.0), {"gradient direction", "gradient scale"}),
+        (ScaledOptedOut(factor=-1.0), {"gradient direction"}),
+        (HalfLyapunov(), {"agreement", "gradient scale"}),
+    ],
+)
 def test_wrong_gradients_fail_whatever_the_method_declares(method, checks):
     report = conformance.run(method, backends=["numpy"], dtypes=["float64"])
     failed = {r.check for r in report.failures}
@@ -244,7 +257,8 @@ def test_the_readme_example_passes_and_is_checked_for_agreement():
     report = conformance.run(Cauchy(), backends=["numpy"])
     assert report.passed, "\n".join(map(str, report.failures))
     assert {r.allowed for r in report.results if r.check == "agreement" and r.dtype == "float64"} == {
-        sc.method.DEFAULT_ACCURACY}
+        sc.method.DEFAULT_ACCURACY
+    }
 
 
 def test_bounded_is_checked_through_the_square_root_on_singular_input():
@@ -266,31 +280,39 @@ def test_opt_out_is_listed():
 
 
 def test_every_op_and_combination_that_reaches_a_method_is_checked():
-    eigh_backward = {r.case.split(",")[0] for r in conformance.run("taylor", backends=["numpy"]).results
-                     if r.check == "bounded"}
+    eigh_backward = {
+        r.case.split(",")[0] for r in conformance.run("taylor", backends=["numpy"]).results if r.check == "bounded"
+    }
     assert eigh_backward == {"eigh", "sqrtm (eigenvector path)", "invsqrtm (eigenvector path)"}
-    forward = {r.case.split(",")[0] for r in conformance.run("mpa", backends=["numpy"], dtypes=["float64"]).results
-               if r.check == "gradient direction"}
+    forward = {
+        r.case.split(",")[0]
+        for r in conformance.run("mpa", backends=["numpy"], dtypes=["float64"]).results
+        if r.check == "gradient direction"
+    }
     backwards = [i.name for i in sc.methods("sqrtm-backward")]
-    assert forward == {"sqrtm", "invsqrtm"} | {f"{op} with backward '{b}'" for op in ("sqrtm", "invsqrtm")
-                                               for b in backwards if b != "exact"}
+    assert forward == {"sqrtm", "invsqrtm"} | {
+        f"{op} with backward '{b}'" for op in ("sqrtm", "invsqrtm") for b in backwards if b != "exact"
+    }
 
 
-@pytest.mark.parametrize("method,backend,check", [
-    (NanAtTies(), "numpy", "bounded"),
-    (Asymmetric(), "numpy", "symmetric"),
-    (WrongSign(), "numpy", "agreement"),
-    (ChangesDtype(), "numpy", "dtype, device, shape"),
-    (InfOnSingular(), "numpy", "finite outputs"),
-    (MovesDevice(), "array_api_strict", "dtype, device, shape"),
-    (MixesBatch(), "numpy", "batch equals loop"),
-    (IgnoresCotangent(), "numpy", "zero cotangent"),
-    (IgnoresCotangent(), "numpy", "linearity"),
-    (TooInaccurate(), "numpy", "agreement"),
-    (WrongJvp(), "numpy", "jvp transposes vjp"),
-    (WrongJvp(), "numpy", "jvp against differences"),
-    (UntransposedJvp(), "array_api_strict", "jvp transposes vjp"),
-])
+@pytest.mark.parametrize(
+    "method,backend,check",
+    [
+        (NanAtTies(), "numpy", "bounded"),
+        (Asymmetric(), "numpy", "symmetric"),
+        (WrongSign(), "numpy", "agreement"),
+        (ChangesDtype(), "numpy", "dtype, device, shape"),
+        (InfOnSingular(), "numpy", "finite outputs"),
+        (MovesDevice(), "array_api_strict", "dtype, device, shape"),
+        (MixesBatch(), "numpy", "batch equals loop"),
+        (IgnoresCotangent(), "numpy", "zero cotangent"),
+        (IgnoresCotangent(), "numpy", "linearity"),
+        (TooInaccurate(), "numpy", "agreement"),
+        (WrongJvp(), "numpy", "jvp transposes vjp"),
+        (WrongJvp(), "numpy", "jvp against differences"),
+        (UntransposedJvp(), "array_api_strict", "jvp transposes vjp"),
+    ],
+)
 def test_broken_method_is_rejected_by_the_right_check(method, backend, check):
     report = conformance.run(method, backends=[backend], dtypes=["float32", "float64"])
     assert not report.passed
@@ -340,19 +362,53 @@ def test_unknown_method_and_backend():
 
 def test_cli_exit_codes_and_json(tmp_path):
     out = tmp_path / "r.json"
-    ok = subprocess.run([sys.executable, "-m", "spectralcore", "conformance", "--method", "clip", "--backend", "numpy",
-                         "--json", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spectralcore",
+            "conformance",
+            "--method",
+            "clip",
+            "--backend",
+            "numpy",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "clip" in ok.stdout and json.loads(out.read_text())["passed"]
-    bad = subprocess.run([sys.executable, "-m", "spectralcore", "conformance", "--method", "nope"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    bad = subprocess.run(
+        [sys.executable, "-m", "spectralcore", "conformance", "--method", "nope"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert bad.returncode != 0
 
 
 def test_pytest_plugin_runs_the_suite(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--spectralcore-conformance",
-                          "--sc-method", "pade", "--sc-backend", "numpy", "-q"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--spectralcore-conformance",
+            "--sc-method",
+            "pade",
+            "--sc-backend",
+            "numpy",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout[-2000:]
     assert "passed" in out.stdout and "failed" not in out.stdout
 
@@ -370,9 +426,25 @@ def test_pytest_plugin_reports_a_broken_third_party_method(tmp_path):
         "    @sc.hookimpl\n"
         "    def spectralcore_eigh_backward(self):\n"
         "        return [Broken]\n"
-        "sc.register(Plugin(), name='my-plugin')\n")
-    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--spectralcore-conformance",
-                          "--sc-method", "broken-third-party", "--sc-backend", "numpy", "-q"],
-                         capture_output=True, text=True, cwd=tmp_path)
+        "sc.register(Plugin(), name='my-plugin')\n"
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--spectralcore-conformance",
+            "--sc-method",
+            "broken-third-party",
+            "--sc-backend",
+            "numpy",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 1
     assert "FAILED: agreement — eigh-backward 'broken-third-party' on numpy/cpu" in out.stdout

@@ -40,6 +40,7 @@ SQRTM_BACKWARDS = [i.name for i in sc.methods("sqrtm-backward")] + ["taylor"]
 
 # ------------------------------------------------------------------------------ backends
 
+
 class Backend(abc.ABC):
     """How to move a float64 NumPy array to a framework and back, and its paths to a gradient."""
 
@@ -199,6 +200,7 @@ BACKENDS = {b.name: b for b in (TorchBackend(), JaxBackend(), StrictBackend(), C
 
 # ------------------------------------------------------------------------------ cases
 
+
 class Case:
     """One op call: ``fn(A, *args(xp), **kwargs)``; ``eigh`` cases have the cotangent (gw, gV)."""
 
@@ -213,17 +215,24 @@ def _log_args(xp: Any) -> tuple:
 
 CASES = (
     [Case(f"eigh[{f}-{b}]", sc.eigh, {"forward": f, "backward": b}) for f in EIGH_FORWARDS for b in EIGH_BACKWARDS]
-    + [Case(f"{op.__name__}[{f}-{b}]", op, {"forward": f, "backward": b})
-       for op in (sc.sqrtm, sc.invsqrtm) for f in SQRTM_FORWARDS for b in SQRTM_BACKWARDS]
-    + [Case("matrix_power[0.5]", sc.matrix_power, {}, lambda xp: (0.5,)),
-       Case("matrix_function[log]", sc.matrix_function, {}, _log_args)]
+    + [
+        Case(f"{op.__name__}[{f}-{b}]", op, {"forward": f, "backward": b})
+        for op in (sc.sqrtm, sc.invsqrtm)
+        for f in SQRTM_FORWARDS
+        for b in SQRTM_BACKWARDS
+    ]
+    + [
+        Case("matrix_power[0.5]", sc.matrix_power, {}, lambda xp: (0.5,)),
+        Case("matrix_function[log]", sc.matrix_function, {}, _log_args),
+    ]
 )
 
 
 def test_every_registered_method_is_covered():
     assert {"eigh", "power-iteration"} <= set(EIGH_FORWARDS)
-    assert {"exact", "degenerate-safe", "clip", "topn", "power-iteration", "taylor", "pade",
-            "lorentzian"} <= set(EIGH_BACKWARDS)
+    assert {"exact", "degenerate-safe", "clip", "topn", "power-iteration", "taylor", "pade", "lorentzian"} <= set(
+        EIGH_BACKWARDS
+    )
     assert {"eigh", "mtp", "mpa", "newton-schulz"} <= set(SQRTM_FORWARDS)
     assert {"exact", "lyapunov", "newton-schulz"} <= set(SQRTM_BACKWARDS)
     covered = {c.ident for c in CASES}
@@ -235,6 +244,7 @@ def test_every_registered_method_is_covered():
 
 # ------------------------------------------------------------------------------ data
 
+
 def _input() -> np.ndarray:
     rng = np.random.default_rng(SEED)
     return np.stack([covariance(rng, N, SAMPLES) for _ in range(BATCH)])
@@ -242,8 +252,7 @@ def _input() -> np.ndarray:
 
 def _cotangents() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(SEED + 1)
-    return (rng.standard_normal((BATCH, N)), rng.standard_normal((BATCH, N, N)),
-            rng.standard_normal((BATCH, N, N)))
+    return (rng.standard_normal((BATCH, N)), rng.standard_normal((BATCH, N, N)), rng.standard_normal((BATCH, N, N)))
 
 
 A64 = _input()
@@ -261,8 +270,12 @@ def reference(case: Case, dtype: str) -> dict:
         out, pullback = sc.vjp(case.fn, A, *case.args(np), **case.kwargs)
         if case.is_eigh:
             gA = pullback((GW.astype(dtype), GV.astype(dtype)))
-            result = {"w": np.asarray(out[0]), "V": np.asarray(out[1]), "gA": gA,
-                      "accepted": None if out.accepted is None else np.asarray(out.accepted)}
+            result = {
+                "w": np.asarray(out[0]),
+                "V": np.asarray(out[1]),
+                "gA": gA,
+                "accepted": None if out.accepted is None else np.asarray(out.accepted),
+            }
         else:
             result = {"out": np.asarray(out), "gA": pullback(GM.astype(dtype))}
         for k, v in result.items():
@@ -278,6 +291,7 @@ def column_signs(V: np.ndarray, V_ref: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ comparison
+
 
 def _check(backend: Backend, case: Case, dtype: str, path: str, got: dict, ref: dict, errors: list) -> None:
     tol = TOL[dtype]
@@ -317,12 +331,16 @@ def _run_path(backend: Backend, case: Case, dtype: str, path: str, ref: dict) ->
         gA = pullback(cotangent(out))
     else:
         out, gA = backend.grad(case.fn, A, args, case.kwargs, cotangent)
-    assert type(gA).__module__.split(".")[0] == type(A).__module__.split(".")[0], \
+    assert type(gA).__module__.split(".")[0] == type(A).__module__.split(".")[0], (
         f"{path}: gA is a {type(gA)}, not an array of the input's framework {type(A)}"
+    )
     if case.is_eigh:
         s = signs[0]
-        got = {"w": backend.numpy(out[0]), "V": backend.numpy(out[1]) * s[..., None, :].astype(dtype),
-               "gA": backend.numpy(gA)}
+        got = {
+            "w": backend.numpy(out[0]),
+            "V": backend.numpy(out[1]) * s[..., None, :].astype(dtype),
+            "gA": backend.numpy(gA),
+        }
         if path == "vjp" or backend.name == "torch":
             got["accepted"] = getattr(out, "accepted", None)
         else:  # jax.vjp of the (w, V) pair: accepted is checked through the public call below
@@ -349,8 +367,9 @@ def test_same_outputs_and_gradients(case, backend_name, dtype):
             for key in ("gA", "w", "V", "out"):
                 if key in results["vjp"]:
                     err = rel_err(results["auto"][key], results["vjp"][key])
-                    assert err <= TOL[dtype], (f"{backend.name} {dtype} {case.ident}: {backend.autodiff} vs "
-                                               f"sc.vjp {key} differ by {err:.3g}")
+                    assert err <= TOL[dtype], (
+                        f"{backend.name} {dtype} {case.ident}: {backend.autodiff} vs sc.vjp {key} differ by {err:.3g}"
+                    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

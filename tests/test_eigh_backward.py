@@ -43,6 +43,7 @@ def taylor_entry(degree, eps):
         big, small = max(li, lj), min(li, lj)
         value = sum((small / big) ** p for p in range(degree + 1)) / big
         return value if j > i else -value
+
     return k
 
 
@@ -93,8 +94,9 @@ def test_taylor_is_tpami_eq9(rng, degree, eps):
 def test_taylor_converges_to_exact_with_degree(rng):
     a, w, V, gw, gV = setup(rng)
     exact = fd_gradient(eigh_loss(gw, gV, V), a)
-    errors = [rel_err(sc.vjp(sc.eigh, a, backward="taylor", degree=k, eps=0.0)[1]((gw, gV)), exact)
-              for k in (2, 8, 32, 128)]
+    errors = [
+        rel_err(sc.vjp(sc.eigh, a, backward="taylor", degree=k, eps=0.0)[1]((gw, gV)), exact) for k in (2, 8, 32, 128)
+    ]
     assert all(e2 < e1 for e1, e2 in zip(errors, errors[1:]))
     assert errors[-1] < 1e-8
 

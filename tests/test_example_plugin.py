@@ -19,8 +19,14 @@ import pytest
 import spectralcore as sc
 from reference import covariance, rel_err, with_spectrum
 
-SOURCE = (pathlib.Path(__file__).resolve().parents[1] / "plugins" / "third_party" / "spectralcore-rational"
-          / "spectralcore_rational" / "plugin.py")
+SOURCE = (
+    pathlib.Path(__file__).resolve().parents[1]
+    / "plugins"
+    / "third_party"
+    / "spectralcore-rational"
+    / "spectralcore_rational"
+    / "plugin.py"
+)
 DELTA, EPS = 1e-3, 1e-3
 
 
@@ -28,7 +34,7 @@ def _load_from_source():
     name = "_spectralcore_rational_plugin_from_source"
     spec = importlib.util.spec_from_file_location(name, SOURCE)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module          # dataclasses resolve the module's annotations through sys.modules
+    sys.modules[name] = module  # dataclasses resolve the module's annotations through sys.modules
     spec.loader.exec_module(module)
     return module
 
@@ -36,7 +42,7 @@ def _load_from_source():
 @pytest.fixture(scope="module")
 def softgap():
     """The SoftGap class, registered as 'spectralcore-rational' for the duration of this module."""
-    if ("eigh-backward", "softgap") in sc.registry.REGISTRY.table():   # installed: entry point
+    if ("eigh-backward", "softgap") in sc.registry.REGISTRY.table():  # installed: entry point
         yield sc.methods.SoftGap
         return
     try:
@@ -63,8 +69,7 @@ def test_kernel_bounds_against_numpy(softgap, rng, dtype):
     from array_api_compat import array_namespace
 
     ulp = float(np.finfo(dtype).eps)
-    for w in [np.array([0.0, 0.0, 1e-4, 0.5, 1.0, 1.0, 1.0 + 1e-6, 2.0, 8.0]),
-              np.sort(rng.exponential(size=12) ** 3)]:
+    for w in [np.array([0.0, 0.0, 1e-4, 0.5, 1.0, 1.0, 1.0 + 1e-6, 2.0, 8.0]), np.sort(rng.exponential(size=12) ** 3)]:
         w = w.astype(dtype)
         k = np.asarray(softgap().kernel(array_namespace(w), w), dtype=np.float64)
         lam = np.maximum(w.astype(np.float64), EPS)
@@ -81,8 +86,13 @@ def test_kernel_bounds_against_numpy(softgap, rng, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gradients_finite_at_ties_and_zero_eigenvalues(softgap, rng, dtype):
-    inputs = [with_spectrum(rng, [1.0, 1.0, 1.0, 2.0, 3.0, 3.0]), np.eye(6), np.zeros((6, 6)),
-              with_spectrum(rng, [0.0, 0.0, 0.0, 1.0, 2.0, 2.0]), covariance(rng, 6, 2)]
+    inputs = [
+        with_spectrum(rng, [1.0, 1.0, 1.0, 2.0, 3.0, 3.0]),
+        np.eye(6),
+        np.zeros((6, 6)),
+        with_spectrum(rng, [0.0, 0.0, 0.0, 1.0, 2.0, 2.0]),
+        covariance(rng, 6, 2),
+    ]
     for a in inputs:
         a = a.astype(dtype)
         gw, gV = rng.standard_normal(6).astype(dtype), rng.standard_normal((6, 6)).astype(dtype)

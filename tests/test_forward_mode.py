@@ -53,12 +53,15 @@ def test_eigh_tangent_matches_central_differences(a, rng):
     assert rel_err(half + np.swapaxes(half, -1, -2), (P_up - P_down) / (2 * h)) < 1e-7
 
 
-@pytest.mark.parametrize("call", [
-    lambda f, *x, **k: f(sc.sqrtm, *x, forward="mpa", backward="lyapunov", **k),
-    lambda f, *x, **k: f(sc.invsqrtm, *x, forward="newton-schulz", backward="newton-schulz", **k),
-    lambda f, *x, **k: f(sc.invsqrtm, *x, backward="taylor", **k),
-    lambda f, *x, **k: f(sc.matrix_function, *x[:1], *x[1:], lambda v: v**3, lambda v: 3 * v**2, **k),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f, *x, **k: f(sc.sqrtm, *x, forward="mpa", backward="lyapunov", **k),
+        lambda f, *x, **k: f(sc.invsqrtm, *x, forward="newton-schulz", backward="newton-schulz", **k),
+        lambda f, *x, **k: f(sc.invsqrtm, *x, backward="taylor", **k),
+        lambda f, *x, **k: f(sc.matrix_function, *x[:1], *x[1:], lambda v: v**3, lambda v: 3 * v**2, **k),
+    ],
+)
 def test_transpose_identity_on_a_batch_and_under_array_api_strict(a, rng, call):
     dA = np.stack([symmetric(rng, 5) for _ in range(2)])
     G = rng.standard_normal(a.shape)
@@ -82,8 +85,11 @@ def test_linearize_reuses_its_forward_and_is_linear(a, rng):
 
 
 def test_tangent_errors_name_the_argument(a):
-    with pytest.raises(sc.SpectralError, match=r"tangent `dsqrtm` must have shape \(2, 5, 5\) \(the shape of A\), "
-                                               r"got \(5, 5\)"):
+    with pytest.raises(
+        sc.SpectralError,
+        match=r"tangent `dsqrtm` must have shape \(2, 5, 5\) \(the shape of A\), "
+        r"got \(5, 5\)",
+    ):
         sc.jvp(sc.sqrtm, a, a[0])
     with pytest.raises(sc.SpectralError, match="tangent `deigh` must be an array like A"):
         sc.jvp(sc.eigh, a, [[1.0]])

@@ -78,8 +78,10 @@ def test_a_planted_failure_is_found_saved_and_replayed(tmp_path):
         conformance.replay(r.saved)
     sc.register(type("P", (), {"spectralcore_eigh_backward": sc.hookimpl(lambda self: [InfAtZero])})(), name="planted")
     try:
-        assert not np.all(np.isfinite(conformance.replay(r.saved))) or np.linalg.norm(
-            conformance.replay(r.saved)) > conformance.BOUND
+        assert (
+            not np.all(np.isfinite(conformance.replay(r.saved)))
+            or np.linalg.norm(conformance.replay(r.saved)) > conformance.BOUND
+        )
     finally:
         sc.registry.REGISTRY.unregister(sc.registry.REGISTRY.manager.get_plugin("planted"))
 
@@ -90,8 +92,26 @@ def test_nothing_to_fuzz_is_an_error():
 
 
 def test_cli_fuzz(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "spectralcore", "conformance", "--method", "taylor",
-                          "--backend", "numpy", "--dtype", "float64", "--fuzz", "64", "--fuzz-dir", str(tmp_path)],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spectralcore",
+            "conformance",
+            "--method",
+            "taylor",
+            "--backend",
+            "numpy",
+            "--dtype",
+            "float64",
+            "--fuzz",
+            "64",
+            "--fuzz-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "degenerate-input fuzzing" in out.stdout and "float32" not in out.stdout

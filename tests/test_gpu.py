@@ -39,8 +39,9 @@ def test_cuda_graph_replay_equals_eager(batch, name, check):
 
 def test_mpa_picks_newton_on_cuda(batch):
     assert sc.methods.MPA().chosen_solve(batch) == "newton"
-    torch.testing.assert_close(sc.sqrtm(batch, forward="mpa"), sc.sqrtm(batch, forward="mpa", solve="lu"),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        sc.sqrtm(batch, forward="mpa"), sc.sqrtm(batch, forward="mpa", solve="lu"), rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.skipif(not HAS_CUPY, reason="CuPy not installed")

@@ -38,6 +38,7 @@ F32_TOL = 1e-4  # float32 JAX against float64 NumPy
 
 # ------------------------------------------------------------------------------ fixtures
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _x64_not_leaked():
     before = bool(jax.config.jax_enable_x64)
@@ -78,6 +79,7 @@ def cot(rng):
 # Each case: a JAX loss of A built from the op (eigenvector terms through V**2, so the loss is
 # invariant to eigenvector signs), and the same gradient from NumPy sc.vjp (float64).
 
+
 def _sym(x):
     return (x + jnp.swapaxes(x, -1, -2)) / 2
 
@@ -85,8 +87,10 @@ def _sym(x):
 CASES = {
     "eigh-exact": (lambda A, **k: sc.eigh(A, **k), {}),
     "eigh-taylor": (lambda A, **k: sc.eigh(A, **k), {"backward": "taylor", "degree": 9}),
-    "sqrtm-mpa-lyapunov": (lambda A, **k: sc.sqrtm(A, **k),
-                           {"forward": "mpa", "backward": "lyapunov", "m": 3, "n": 3, "iterations": 6}),
+    "sqrtm-mpa-lyapunov": (
+        lambda A, **k: sc.sqrtm(A, **k),
+        {"forward": "mpa", "backward": "lyapunov", "m": 3, "n": 3, "iterations": 6},
+    ),
     "invsqrtm-eigh-lyapunov": (lambda A, **k: sc.invsqrtm(A, **k), {"backward": "lyapunov", "iterations": 6}),
     "matrix_power-0.5": (lambda A, **k: sc.matrix_power(A, 0.5, **k), {}),
     "matrix_function-log": (lambda A, **k: sc.matrix_function(A, jnp.log, lambda x: 1 / x, **k), {}),
@@ -123,6 +127,7 @@ def numpy_grad(case, a, gw, G):
 
 
 # ------------------------------------------------------------------------------ float32 default
+
 
 def test_default_is_float32_with_x64_disabled(x32, a):
     A = jnp.asarray(a)
@@ -175,6 +180,7 @@ def test_jit_and_jit_of_grad(x32, a, cot, case):
 
 
 # ------------------------------------------------------------------------------ vmap
+
 
 def _single_loss(case, gw, G):
     """Per-matrix loss: the batch loss is the sum of these over the batch."""
@@ -241,15 +247,23 @@ def test_nested_vmap(x32, rng, case):
 
 EXACT = {
     # name: (function of a symmetrised jax array, the same function written in NumPy/SciPy)
-    "eigh-exact": (lambda X: (lambda r: (r[0], r[1] ** 2))(sc.eigh(_sym(X))),
-                   lambda x: (lambda r: (r[0], r[1] ** 2))(np.linalg.eigh(x))),
-    "sqrtm-eigh-exact": (lambda X: sc.sqrtm(_sym(X), forward="eigh", backward="exact"),
-                         lambda x: np.real(sla.sqrtm(x))),
-    "invsqrtm-eigh-exact": (lambda X: sc.invsqrtm(_sym(X), forward="eigh", backward="exact"),
-                            lambda x: np.linalg.inv(np.real(sla.sqrtm(x)))),
+    "eigh-exact": (
+        lambda X: (lambda r: (r[0], r[1] ** 2))(sc.eigh(_sym(X))),
+        lambda x: (lambda r: (r[0], r[1] ** 2))(np.linalg.eigh(x)),
+    ),
+    "sqrtm-eigh-exact": (
+        lambda X: sc.sqrtm(_sym(X), forward="eigh", backward="exact"),
+        lambda x: np.real(sla.sqrtm(x)),
+    ),
+    "invsqrtm-eigh-exact": (
+        lambda X: sc.invsqrtm(_sym(X), forward="eigh", backward="exact"),
+        lambda x: np.linalg.inv(np.real(sla.sqrtm(x))),
+    ),
     "matrix_power-0.5": (lambda X: sc.matrix_power(_sym(X), 0.5), lambda x: np.real(sla.sqrtm(x))),
-    "matrix_function-log": (lambda X: sc.matrix_function(_sym(X), jnp.log, lambda x: 1 / x),
-                            lambda x: np.real(sla.logm(x))),
+    "matrix_function-log": (
+        lambda X: sc.matrix_function(_sym(X), jnp.log, lambda x: 1 / x),
+        lambda x: np.real(sla.logm(x)),
+    ),
 }
 
 
@@ -295,6 +309,7 @@ def test_grad_equals_finite_differences_float64(x64, rng, a, case):
             out = reference_fn(y)
             outs = out if isinstance(out, tuple) else (out,)
             return float(sum(np.sum(c[b] * o) for c, o in zip(cots, outs)))
+
         return loss
 
     g = jax.grad(jloss)(jnp.asarray(a))
@@ -305,6 +320,7 @@ def test_grad_equals_finite_differences_float64(x64, rng, a, case):
 
 # ------------------------------------------------------------------------------ static options
 
+
 def test_forward_options_are_static_under_jit(x32, a):
     A = jnp.asarray(a)
     f = jax.jit(lambda X, degree: sc.sqrtm(X, forward="mtp", degree=degree), static_argnames="degree")
@@ -312,6 +328,7 @@ def test_forward_options_are_static_under_jit(x32, a):
     assert rel_err(low, high) > 1e-3  # a different degree is a different computation
     for degree, out in ((3, low), (11, high)):
         assert rel_err(out, sc.sqrtm(a, forward="mtp", degree=degree)) < F32_TOL
+
     # closures with a different degree, no static_argnames
     def closure(degree):
         return lambda X: sc.sqrtm(X, forward="mtp", degree=degree)
@@ -350,6 +367,7 @@ def test_traced_option_is_rejected(x32, a):
 
 # ------------------------------------------------------------------------------ value checks
 
+
 def test_value_checks_skipped_under_jit(x32, a):
     """Documented behaviour: the value checks (finite, symmetric) read the data, so they run
     only on concrete arrays. Eagerly an asymmetric or non-finite A raises SpectralError; inside
@@ -380,6 +398,7 @@ def test_value_checks_skipped_under_jit(x32, a):
 
 # ------------------------------------------------------------------------------ power iteration
 
+
 def test_power_iteration_accepted_under_jit(x32, rng, a):
     """``accepted`` is computed with masks, not Python branches, so it survives jit; the
     second matrix has rank 4, so two pairs are rejected (returned as zeros)."""
@@ -401,6 +420,7 @@ def test_power_iteration_accepted_under_jit(x32, rng, a):
 
 
 # ------------------------------------------------------------------------------ EighResult pytree
+
 
 def test_eigh_result_is_a_pytree(x32, a, cot):
     A = jnp.asarray(a)
@@ -436,6 +456,7 @@ def test_eigh_result_pytree_in_fresh_interpreter(tmp_path):
 
 # ------------------------------------------------------------------------------ unused outputs
 
+
 @pytest.mark.parametrize("transform", ["grad", "jit-grad"])
 def test_eigenvalue_only_loss_at_a_tie(x32, transform):
     """L = Σλ = trace(A) has gradient I everywhere, also where two eigenvalues are equal.
@@ -447,8 +468,9 @@ def test_eigenvalue_only_loss_at_a_tie(x32, transform):
     entry of the tied pair (0 · inf = NaN)."""
     a = np.stack([np.diag([1.0, 1.0, 2.0, 3.0, 4.0, 5.0])] * BATCH).astype(np.float32)
     _, pullback = sc.vjp(sc.eigh, a)
-    np.testing.assert_allclose(pullback((np.ones((BATCH, N), np.float32), None)), np.broadcast_to(np.eye(N), a.shape),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        pullback((np.ones((BATCH, N), np.float32), None)), np.broadcast_to(np.eye(N), a.shape), atol=1e-6
+    )
     grad = jax.grad(lambda X: jnp.sum(sc.eigh(X)[0]))
     if transform == "jit-grad":
         grad = jax.jit(grad)
@@ -458,6 +480,7 @@ def test_eigenvalue_only_loss_at_a_tie(x32, transform):
 
 
 # ------------------------------------------------------------------------------ matmul precision
+
 
 def _dot_precisions(path: str, kw: dict, A) -> list[str]:
     """The precision of every matrix product traced by forward + backward of ``sc.sqrtm``, through
@@ -478,9 +501,15 @@ def _dot_precisions(path: str, kw: dict, A) -> list[str]:
 
 
 @pytest.mark.parametrize("path", ["jax.grad", "sc.vjp"])
-@pytest.mark.parametrize("kw", [dict(forward="newton-schulz", backward="newton-schulz"),
-                                dict(forward="mpa", backward="lyapunov"), dict(forward="eigh", backward="taylor")],
-                         ids=lambda kw: f"{kw['forward']}+{kw['backward']}")
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(forward="newton-schulz", backward="newton-schulz"),
+        dict(forward="mpa", backward="lyapunov"),
+        dict(forward="eigh", backward="taylor"),
+    ],
+    ids=lambda kw: f"{kw['forward']}+{kw['backward']}",
+)
 def test_matmuls_full_precision_unless_the_user_chose(x32, a, kw, path):
     """JAX's GPU default rounds float32 products to TF32 (1e-4 error in the Newton–Schulz square
     root, measured on an H200); both paths ask for HIGHEST unless the user set a precision."""

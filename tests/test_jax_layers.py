@@ -54,8 +54,9 @@ LAYERS = {
     "zca-default": lambda: JL.zca_whitening(C, groups=G),
     "zca-taylor": lambda: JL.zca_whitening(C, groups=G, via="eigh", backward="taylor", degree=9),
     "zca-mpa-lyapunov": lambda: JL.zca_whitening(C, groups=G, forward="mpa", backward="lyapunov"),
-    "zca-pi": lambda: JL.zca_whitening(C, groups=G, via="eigh", forward="power-iteration",
-                                       backward="power-iteration", energy=0.0),
+    "zca-pi": lambda: JL.zca_whitening(
+        C, groups=G, via="eigh", forward="power-iteration", backward="power-iteration", energy=0.0
+    ),
     "pca-k2": lambda: JL.pca_denoising(C, groups=G, k=2, preserve=None),
 }
 
@@ -115,6 +116,7 @@ def _loss(layer, state):
     def loss(p, x):
         y, _ = layer.apply(p, state, x)
         return jnp.sum(jnp.sin(y))
+
     return loss
 
 
@@ -123,8 +125,8 @@ def test_gradients_finite_on_degenerate_batches(rng, name):
     layer = LAYERS[name]()
     params, state = layer.init()
     grad = jax.jit(jax.grad(_loss(layer, state), argnums=(0, 1)))
-    few = correlated(rng, 6, spatial=())                          # 6 samples < 8 features
-    dup = jnp.tile(correlated(rng, 2, spatial=()), (3, 1))         # 2 distinct samples, each 3 times
+    few = correlated(rng, 6, spatial=())  # 6 samples < 8 features
+    dup = jnp.tile(correlated(rng, 2, spatial=()), (3, 1))  # 2 distinct samples, each 3 times
     for x in (few, dup):  # one shape: one compilation
         gp, gx = grad(params, x)
         assert np.all(np.isfinite(gx)) and all(np.all(np.isfinite(g)) for g in jax.tree_util.tree_leaves(gp))

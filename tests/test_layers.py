@@ -29,8 +29,10 @@ D = C // G
 
 # ------------------------------------------------------------------------------ references
 
-def correlated(rng: np.random.Generator, n: int, c: int = C, spatial: tuple[int, ...] = (3, 3),
-               condition: float = 10.0) -> np.ndarray:
+
+def correlated(
+    rng: np.random.Generator, n: int, c: int = C, spatial: tuple[int, ...] = (3, 3), condition: float = 10.0
+) -> np.ndarray:
     """(n, c, *spatial) features whose channels are mixed with singular values 1 … √condition."""
     q, _ = np.linalg.qr(rng.standard_normal((c, c)))
     mix = q * np.sqrt(np.linspace(1.0, condition, c))
@@ -79,12 +81,12 @@ METHODS = [  # (via, forward, backward, options, tolerance on |YYᵀ/M − I|)
 ]
 
 
-@pytest.mark.parametrize("via, forward, backward, options, tol", METHODS,
-                         ids=[f"{v}-{f}-{b}" for v, f, b, _, _ in METHODS])
+@pytest.mark.parametrize(
+    "via, forward, backward, options, tol", METHODS, ids=[f"{v}-{f}-{b}" for v, f, b, _, _ in METHODS]
+)
 def test_whitened_batch_has_identity_covariance(rng, via, forward, backward, options, tol):
     x = correlated(rng, 64)
-    y, _ = L.zca_whitening(x, L.zca_state(C, groups=G), eps=0.0, via=via, forward=forward, backward=backward,
-                           **options)
+    y, _ = L.zca_whitening(x, L.zca_state(C, groups=G), eps=0.0, via=via, forward=forward, backward=backward, **options)
     _, _, cov = np_moments(grouped(y, G))
     assert max_off_identity(cov) < tol
     assert float(np.abs(grouped(y, G).mean(-1)).max()) < 1e-10
@@ -107,8 +109,15 @@ def test_power_iteration_forward_truncates_to_accepted_subspace(rng):
     """NeurIPS 2019 Alg. 1: with the energy condition at 10%, only the leading directions are
     kept and the output covariance is the projector onto them (rank = accepted count)."""
     x = correlated(rng, 64, condition=100.0)
-    y, _ = L.zca_whitening(x, L.zca_state(C, groups=G), eps=0.0, via="eigh", forward="power-iteration",
-                           backward="power-iteration", energy=0.1)
+    y, _ = L.zca_whitening(
+        x,
+        L.zca_state(C, groups=G),
+        eps=0.0,
+        via="eigh",
+        forward="power-iteration",
+        backward="power-iteration",
+        energy=0.1,
+    )
     _, Xc, M = np_moments(grouped(x, G))
     _, _, cov = np_moments(grouped(y, G))
     for g in range(G):
@@ -153,15 +162,18 @@ def test_groups_group_size_and_affine(rng):
     np.testing.assert_allclose(y, by_groups * gamma[:, None] + beta[:, None], atol=1e-14)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: L.zca_state(8, groups=3), "dividing num_features=8"),
-    (lambda: L.zca_state(8, groups=2, group_size=4), "not both"),
-    (lambda: L.zca_whitening(np.zeros((4, 6)), L.zca_state(8)), r"shape \(N, 8, \.\.\.\)"),
-    (lambda: L.zca_whitening(np.ones((4, 8)), L.zca_state(8), via="svd"), "`via` must be one of"),
-    (lambda: L.zca_whitening(np.ones((4, 8)), L.zca_state(8), backward="nope"), "unknown backward method"),
-    (lambda: L.zca_whitening(np.ones((4, 8)), L.zca_state(8), momentum=2.0), "`momentum` must be in"),
-    (lambda: L.pca_denoising(np.ones((4, 8)), L.pca_state(8), k=9), r"`k` must be an int in \[1, 8\]"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: L.zca_state(8, groups=3), "dividing num_features=8"),
+        (lambda: L.zca_state(8, groups=2, group_size=4), "not both"),
+        (lambda: L.zca_whitening(np.zeros((4, 6)), L.zca_state(8)), r"shape \(N, 8, \.\.\.\)"),
+        (lambda: L.zca_whitening(np.ones((4, 8)), L.zca_state(8), via="svd"), "`via` must be one of"),
+        (lambda: L.zca_whitening(np.ones((4, 8)), L.zca_state(8), backward="nope"), "unknown backward method"),
+        (lambda: L.zca_whitening(np.ones((4, 8)), L.zca_state(8), momentum=2.0), "`momentum` must be in"),
+        (lambda: L.pca_denoising(np.ones((4, 8)), L.pca_state(8), k=9), r"`k` must be an int in \[1, 8\]"),
+    ],
+)
 def test_errors_name_the_argument(call, message):
     with pytest.raises(sc.SpectralError, match=message):
         call()
@@ -179,6 +191,7 @@ def test_array_api_strict_runs_every_layer(rng):
 
 
 # ------------------------------------------------------------------------------ PCA denoising
+
 
 def np_standardised(X, eps):
     mu = X.mean(-1)
@@ -220,14 +233,21 @@ def test_pca_eval_uses_running_statistics(rng):
 
 # ------------------------------------------------------------------------------ covariance pooling
 
+
 def np_pool_covariance(x):
     X = x.reshape(x.shape[0], x.shape[1], -1)
     return np.stack([np.cov(s, bias=True) for s in X])
 
 
-@pytest.mark.parametrize("forward, backward, tol", [("eigh", "exact", 1e-10), ("eigh", "pade", 1e-10),
-                                                    ("newton-schulz", "newton-schulz", 1e-2),
-                                                    ("mpa", "lyapunov", 1e-2)])
+@pytest.mark.parametrize(
+    "forward, backward, tol",
+    [
+        ("eigh", "exact", 1e-10),
+        ("eigh", "pade", 1e-10),
+        ("newton-schulz", "newton-schulz", 1e-2),
+        ("mpa", "lyapunov", 1e-2),
+    ],
+)
 def test_covariance_pooling_square_root(rng, forward, backward, tol):
     x, eps = correlated(rng, 3, spatial=(6, 6)), 1e-3
     P = np_pool_covariance(x) + eps * np.eye(C)
@@ -250,6 +270,7 @@ def test_covariance_pooling_matrix_power(rng):
 
 # ------------------------------------------------------------------------------ WCT
 
+
 def test_wct_matches_style_mean_and_covariance(rng):
     content = correlated(rng, 1, c=3, spatial=(400,))[0]
     style = correlated(rng, 1, c=3, spatial=(300,), condition=30.0)[0] * 2 + 5
@@ -266,6 +287,7 @@ def test_wct_matches_style_mean_and_covariance(rng):
 
 
 # ------------------------------------------------------------------------------ hybrid schedule
+
 
 def test_hybrid_switches_by_epoch_once():
     s = HybridSchedule(switch_epoch=2)

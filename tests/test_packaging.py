@@ -13,8 +13,13 @@ import sysconfig
 
 import pytest
 
-NAMES = ["spectralcore", "spectralcore.plugins.taylor", "spectralcore.plugins.lyapunov",
-         "spectralcore.adapters.array_api", "spectralcore.conformance"]
+NAMES = [
+    "spectralcore",
+    "spectralcore.plugins.taylor",
+    "spectralcore.plugins.lyapunov",
+    "spectralcore.adapters.array_api",
+    "spectralcore.conformance",
+]
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -27,8 +32,10 @@ def test_names_import_from_checkout_root():
 
 
 def test_core_imports_no_framework():
-    code = ("import sys, spectralcore as sc, numpy as np; sc.eigh(np.eye(2)); sc.methods(); "
-            "print(sorted(m for m in ('torch', 'jax', 'cupy') if m in sys.modules))")
+    code = (
+        "import sys, spectralcore as sc, numpy as np; sc.eigh(np.eye(2)); sc.methods(); "
+        "print(sorted(m for m in ('torch', 'jax', 'cupy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -90,8 +97,9 @@ def test_pre_commit_uses_the_ci_tool_versions():
         assert pins.get(name) == version, (name, version, pins.get(name))
 
 
-@pytest.mark.skipif("SPECTRALCORE_TEST_WHEEL" not in os.environ,
-                    reason="set by .ci/run to the wheel it built and installed")
+@pytest.mark.skipif(
+    "SPECTRALCORE_TEST_WHEEL" not in os.environ, reason="set by .ci/run to the wheel it built and installed"
+)
 def test_suite_runs_against_the_built_wheel():
     """Under .ci/run the suite imports the installed wheel, not the checkout's spectralcore/ folder:
     a file missing from the wheel fails the tests instead of being read from the source tree."""

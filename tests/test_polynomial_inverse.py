@@ -24,8 +24,12 @@ def pade_sqrt(m: int, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(m=st.integers(0, 10), n=st.integers(0, 10), which=st.sampled_from(["p", "q"]),
-       z=st.lists(st.floats(0, 1), min_size=1, max_size=50))
+@given(
+    m=st.integers(0, 10),
+    n=st.integers(0, 10),
+    which=st.sampled_from(["p", "q"]),
+    z=st.lists(st.floats(0, 1), min_size=1, max_size=50),
+)
 def test_seed_residual_bound_holds_on_unit_interval(m, n, which, z):
     p, q = pade_sqrt(m, n)
     den = p if which == "p" else q
@@ -46,8 +50,7 @@ def test_seed_is_near_minimax_for_mpa_default():
     assert newton_steps(e0, np.finfo(np.float64).eps) == 5
 
 
-@pytest.mark.parametrize("e0, eps, steps", [(0.5, 2.0**-52, 6), (0.5, 2.0**-23, 5), (1e-20, 1e-16, 0),
-                                             (0.9, 1e-16, 9)])
+@pytest.mark.parametrize("e0, eps, steps", [(0.5, 2.0**-52, 6), (0.5, 2.0**-23, 5), (1e-20, 1e-16, 0), (0.9, 1e-16, 9)])
 def test_newton_steps_is_the_smallest_sufficient_count(e0, eps, steps):
     assert newton_steps(e0, eps) == steps
     assert e0 ** (2**steps) <= eps
@@ -103,8 +106,11 @@ def test_mpa_newton_equals_lu_float32(rng):
 
 def test_mpa_too_high_for_newton_says_what_to_do(rng):
     a = covariance(rng, 6, 24)
-    with pytest.raises(ValueError, match=r"'mpa' \[30/30\] with solve='newton'.*degree 30 must be positive.*"
-                                         r"use solve='lu'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'mpa' \[30/30\] with solve='newton'.*degree 30 must be positive.*"
+        r"use solve='lu'",
+    ):
         sc.sqrtm(a, forward="mpa", m=30, n=30, solve="newton")
     assert np.all(np.isfinite(sc.sqrtm(a, forward="mpa", m=30, n=30, solve="lu")))
 

@@ -52,8 +52,9 @@ def test_power_iteration_backward_converges_to_exact(rng):
     a = with_spectrum(rng, [0.5, 1.0, 2.0, 4.0, 8.0])
     gV = rng.standard_normal((5, 5))
     exact = sc.vjp(sc.eigh, a)[1]((None, gV))
-    errors = [rel_err(sc.vjp(sc.eigh, a, backward="power-iteration", iterations=k)[1]((None, gV)), exact)
-              for k in (5, 20, 80)]
+    errors = [
+        rel_err(sc.vjp(sc.eigh, a, backward="power-iteration", iterations=k)[1]((None, gV)), exact) for k in (5, 20, 80)
+    ]
     assert errors[0] > errors[1] > errors[2]
     assert errors[-1] < 1e-8
 

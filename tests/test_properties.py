@@ -18,8 +18,11 @@ seeds = st.integers(0, 2**32 - 1)
 sizes = st.integers(2, 6)
 # spectra drawn from a small grid so ties and zeros are common
 grid_spectra = st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.0 + 1e-9, 2.0, 3.0]), min_size=2, max_size=6)
-distinct_spectra = sizes.flatmap(lambda n: st.lists(st.floats(0.1, 10.0), min_size=n, max_size=n,
-                                                    unique=True).filter(lambda v: min(np.diff(sorted(v))) > 1e-2))
+distinct_spectra = sizes.flatmap(
+    lambda n: st.lists(st.floats(0.1, 10.0), min_size=n, max_size=n, unique=True).filter(
+        lambda v: min(np.diff(sorted(v))) > 1e-2
+    )
+)
 
 
 def spectra_for(info):
@@ -66,8 +69,11 @@ for _info in EIGH_BACKWARDS:
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=seeds, spectrum=st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0]), min_size=2, max_size=6),
-       backward=st.sampled_from(SQRTM_BACKWARDS))
+@given(
+    seed=seeds,
+    spectrum=st.lists(st.sampled_from([0.5, 1.0, 2.0, 3.0]), min_size=2, max_size=6),
+    backward=st.sampled_from(SQRTM_BACKWARDS),
+)
 def test_sqrtm_backward_symmetric_and_linear(seed, spectrum, backward):
     rng = np.random.default_rng(seed)
     a = with_spectrum(rng, spectrum)

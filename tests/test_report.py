@@ -15,8 +15,15 @@ def test_quick_report(tmp_path, capsys):
 
     assert main(["report", "--out", str(tmp_path)]) == 0, capsys.readouterr().out
     text = (tmp_path / "report.md").read_text()
-    for title in ("1. TPAMI 2021", "2. ICCV 2021 Table 6", "3. ICLR 2022", "4. NeurIPS 2019 Table 1", "5. Speed",
-                  "6. Degenerate-input fuzzing", "7. Accuracy against the condition number"):
+    for title in (
+        "1. TPAMI 2021",
+        "2. ICCV 2021 Table 6",
+        "3. ICLR 2022",
+        "4. NeurIPS 2019 Table 1",
+        "5. Speed",
+        "6. Degenerate-input fuzzing",
+        "7. Accuracy against the condition number",
+    ):
         assert f"## {title}" in text
     for png in ("gradient_vs_gap.png", "iterative_errors.png", "speed.png"):
         assert (tmp_path / png).stat().st_size > 10_000

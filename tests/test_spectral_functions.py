@@ -31,14 +31,30 @@ def scipy_power(a, p):
 
 # (name, spectralcore call, scipy reference, mpmath f, mpmath f′)
 FUNCTIONS = {
-    "sqrt": (lambda a: sc.vjp(sc.matrix_power, a, 0.5), lambda a: scipy_power(a, 0.5),
-             mpmath.sqrt, lambda x: 1 / (2 * mpmath.sqrt(x))),
-    "invsqrt": (lambda a: sc.vjp(sc.matrix_power, a, -0.5), lambda a: scipy_power(a, -0.5),
-                lambda x: x ** mpmath.mpf(-0.5), lambda x: mpmath.mpf(-0.5) * x ** mpmath.mpf(-1.5)),
-    "pow0.3": (lambda a: sc.vjp(sc.matrix_power, a, 0.3), lambda a: scipy_power(a, 0.3),
-               lambda x: x ** mpmath.mpf(0.3), lambda x: mpmath.mpf(0.3) * x ** mpmath.mpf(-0.7)),
-    "log": (lambda a: sc.vjp(sc.matrix_function, a, np.log, lambda x: 1 / x), lambda a: np.real(sl.logm(a)),
-            mpmath.log, lambda x: 1 / x),
+    "sqrt": (
+        lambda a: sc.vjp(sc.matrix_power, a, 0.5),
+        lambda a: scipy_power(a, 0.5),
+        mpmath.sqrt,
+        lambda x: 1 / (2 * mpmath.sqrt(x)),
+    ),
+    "invsqrt": (
+        lambda a: sc.vjp(sc.matrix_power, a, -0.5),
+        lambda a: scipy_power(a, -0.5),
+        lambda x: x ** mpmath.mpf(-0.5),
+        lambda x: mpmath.mpf(-0.5) * x ** mpmath.mpf(-1.5),
+    ),
+    "pow0.3": (
+        lambda a: sc.vjp(sc.matrix_power, a, 0.3),
+        lambda a: scipy_power(a, 0.3),
+        lambda x: x ** mpmath.mpf(0.3),
+        lambda x: mpmath.mpf(0.3) * x ** mpmath.mpf(-0.7),
+    ),
+    "log": (
+        lambda a: sc.vjp(sc.matrix_function, a, np.log, lambda x: 1 / x),
+        lambda a: np.real(sl.logm(a)),
+        mpmath.log,
+        lambda x: 1 / x,
+    ),
     "exp": (lambda a: sc.vjp(sc.matrix_function, a, np.exp, np.exp), sl.expm, mpmath.exp, mpmath.exp),
 }
 
@@ -153,10 +169,14 @@ def test_cI_gradient_is_fprime_times_G(rng):
 # h⁴ f⁽⁵⁾/2880 is not relative for f = exp: it grows like h⁴ with the absolute gap h.
 
 
-@pytest.mark.parametrize("dtype, eigenvalues, measured", [
-    (np.float64, [1.0, 2.0, 50.0, 50.08], "8.4e-9"),
-    (np.float32, [1.0, 2.0, 10.0, 11.0], "2.3e-4"),
-], ids=["f64", "f32"])
+@pytest.mark.parametrize(
+    "dtype, eigenvalues, measured",
+    [
+        (np.float64, [1.0, 2.0, 50.0, 50.08], "8.4e-9"),
+        (np.float32, [1.0, 2.0, 10.0, 11.0], "2.3e-4"),
+    ],
+    ids=["f64", "f32"],
+)
 def test_exp_divided_difference_at_moderate_gap(rng, dtype, eigenvalues, measured):
     a, q, lam = build(rng, eigenvalues)
     g = symmetric(rng, len(lam))

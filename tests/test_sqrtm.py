@@ -26,6 +26,7 @@ MACHINE_FLOOR = 1e-13  # below this an error sequence is at rounding level and n
 
 # ---------------------------------------------------------------- independent references
 
+
 def ref_sqrtm(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 3:
@@ -87,6 +88,7 @@ def assert_decreasing(errors, floor=MACHINE_FLOOR):
 
 # ---------------------------------------------------------------- inputs
 
+
 @pytest.fixture
 def batch(rng):
     """(3, 8, 8) SPD, spectra evenly spread over [1, 2], [1, 3], [1, 4] (condition ≤ 4)."""
@@ -101,18 +103,19 @@ def _worst(x, ref):
 
 # (forward, options, tol sqrtm, tol invsqrtm); measured worst-of-batch errors in comments.
 FORWARD_CASES = [
-    ("eigh", {}, 1e-12, 1e-12),                                  # 2.1e-15, 1.7e-15
-    ("mtp", {}, 1e-3, 1.5e-2),                                   # degree 11: 3.1e-4, 4.8e-3
-    ("mpa", {}, 1e-5, 2e-5),                                     # [5/5]: 2.5e-6, 5.8e-6
-    ("newton-schulz", {}, 1e-6, 2e-6),                           # 5 its: 2.8e-7, 6.3e-7
-    ("mtp", {"degree": 100}, 1e-13, 1e-13),                      # 1.7e-15, 1.5e-14
-    ("mpa", {"m": 12, "n": 12}, 1e-11, 1e-11),                   # 6.4e-13, 1.4e-12
-    ("newton-schulz", {"iterations": 10}, 1e-13, 1e-13),         # 1.7e-15, 1.7e-15
+    ("eigh", {}, 1e-12, 1e-12),  # 2.1e-15, 1.7e-15
+    ("mtp", {}, 1e-3, 1.5e-2),  # degree 11: 3.1e-4, 4.8e-3
+    ("mpa", {}, 1e-5, 2e-5),  # [5/5]: 2.5e-6, 5.8e-6
+    ("newton-schulz", {}, 1e-6, 2e-6),  # 5 its: 2.8e-7, 6.3e-7
+    ("mtp", {"degree": 100}, 1e-13, 1e-13),  # 1.7e-15, 1.5e-14
+    ("mpa", {"m": 12, "n": 12}, 1e-11, 1e-11),  # 6.4e-13, 1.4e-12
+    ("newton-schulz", {"iterations": 10}, 1e-13, 1e-13),  # 1.7e-15, 1.7e-15
 ]
 
 
-@pytest.mark.parametrize("forward, options, tol_s, tol_w", FORWARD_CASES,
-                         ids=[f"{f}-{o}" for f, o, *_ in FORWARD_CASES])
+@pytest.mark.parametrize(
+    "forward, options, tol_s, tol_w", FORWARD_CASES, ids=[f"{f}-{o}" for f, o, *_ in FORWARD_CASES]
+)
 def test_forward_matches_scipy_batched(batch, forward, options, tol_s, tol_w):
     s = sc.sqrtm(batch, forward=forward, **options)
     w = sc.invsqrtm(batch, forward=forward, **options)
@@ -124,13 +127,17 @@ def test_forward_matches_scipy_batched(batch, forward, options, tol_s, tol_w):
 
 # ---------------------------------------------------------------- 2. convergence in order
 
+
 @pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "invsqrtm"])
-@pytest.mark.parametrize("forward, option, values", [
-    ("mtp", "degree", [4, 8, 16, 32]),
-    ("mpa", "m=n", [1, 2, 3, 4, 5, 6]),
-    ("newton-schulz", "iterations", [2, 3, 4, 5, 6, 7, 8]),
-])
+@pytest.mark.parametrize(
+    "forward, option, values",
+    [
+        ("mtp", "degree", [4, 8, 16, 32]),
+        ("mpa", "m=n", [1, 2, 3, 4, 5, 6]),
+        ("newton-schulz", "iterations", [2, 3, 4, 5, 6, 7, 8]),
+    ],
+)
 def test_forward_error_falls_with_order(batch, forward, option, values, inverse, normalize):
     fn, ref = (sc.invsqrtm, ref_invsqrtm(batch)) if inverse else (sc.sqrtm, ref_sqrtm(batch))
     errors = []
@@ -144,8 +151,10 @@ def test_forward_error_falls_with_order(batch, forward, option, values, inverse,
 
 # ---------------------------------------------------------------- 3. exact backward vs FD
 
-@pytest.mark.parametrize("spectrum", [[1.0, 1.4, 1.8, 2.2, 2.6, 3.0], [1.0, 1.0, 1.0, 2.0, 3.0]],
-                         ids=["distinct", "repeated"])
+
+@pytest.mark.parametrize(
+    "spectrum", [[1.0, 1.4, 1.8, 2.2, 2.6, 3.0], [1.0, 1.0, 1.0, 2.0, 3.0]], ids=["distinct", "repeated"]
+)
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "invsqrtm"])
 def test_exact_backward_matches_fd(rng, spectrum, inverse):
     a = with_spectrum(rng, spectrum)
@@ -158,18 +167,23 @@ def test_exact_backward_matches_fd(rng, spectrum, inverse):
 
 # ---------------------------------------------------------------- 4. lyapunov backward
 
+
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "invsqrtm"])
 def test_lyapunov_converges_to_exact(rng, inverse):
     a = covariance(rng, 32, 128)  # condition ~8.5
     g = symmetric(rng, 32)
     reference = sylvester_grad(a, g, inverse)
-    errors = [rel_err(grad(a, g, inverse, backward="lyapunov", iterations=k, normalize="spectral"), reference)
-              for k in (2, 4, 6, 8, 10)]
+    errors = [
+        rel_err(grad(a, g, inverse, backward="lyapunov", iterations=k, normalize="spectral"), reference)
+        for k in (2, 4, 6, 8, 10)
+    ]
     # measured (sqrtm): 1.4e-1, 7.5e-3, 3.7e-7, 3.3e-15, 3.3e-15
     assert_decreasing(errors)
     assert errors[-1] < 1e-10
-    frob = [rel_err(grad(a, g, inverse, backward="lyapunov", iterations=k, normalize="frobenius"), reference)
-            for k in (2, 4, 6, 8, 10, 12)]
+    frob = [
+        rel_err(grad(a, g, inverse, backward="lyapunov", iterations=k, normalize="frobenius"), reference)
+        for k in (2, 4, 6, 8, 10, 12)
+    ]
     # measured (sqrtm): 6.7e-1, 3.6e-1, 7.6e-2, 9.8e-4, 1.7e-10, 3.4e-15 — slower, same limit
     assert_decreasing(frob)
     assert frob[-1] < 1e-10
@@ -188,6 +202,7 @@ def test_lyapunov_normalization_gap_64(rng):
 
 # ---------------------------------------------------------------- 5. newton-schulz backward
 
+
 @pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "invsqrtm"])
 @pytest.mark.parametrize("iterations", [1, 3, 5, 8])
@@ -201,8 +216,9 @@ def test_newton_schulz_backward_is_derivative_of_fixed_scale_iteration(rng, iter
     out = fn(a, forward="newton-schulz", iterations=iterations, normalize=normalize)
     assert rel_err(out, numpy_newton_schulz(a, c, iterations)[idx]) < 1e-13
     reference = fd(lambda x: float(np.sum(g * numpy_newton_schulz(x, c, iterations)[idx])), a)
-    got = grad(a, g, inverse, forward="newton-schulz", backward="newton-schulz",
-               iterations=iterations, normalize=normalize)
+    got = grad(
+        a, g, inverse, forward="newton-schulz", backward="newton-schulz", iterations=iterations, normalize=normalize
+    )
     assert rel_err(got, reference) < 1e-7  # measured ≤ 8e-12 (FD-limited)
 
 
@@ -212,8 +228,10 @@ def test_newton_schulz_backward_approaches_exact(rng, inverse, normalize):
     a = with_spectrum(rng, np.linspace(1.0, 3.0, 6))
     g = symmetric(rng, 6)
     reference = sylvester_grad(a, g, inverse)
-    errors = [rel_err(grad(a, g, inverse, backward="newton-schulz", iterations=k, normalize=normalize), reference)
-              for k in range(2, 11)]
+    errors = [
+        rel_err(grad(a, g, inverse, backward="newton-schulz", iterations=k, normalize=normalize), reference)
+        for k in range(2, 11)
+    ]
     # measured (sqrtm, frobenius): 2.6e-1, 1.1e-1, 1.4e-2, 1.6e-4, 1.2e-8, 2.4e-15, ~2e-15 ...
     # (spectral: 1.5e-1, 2.7e-2, 6.2e-4, 1.8e-7, 8.3e-15, 2.1e-15 ...)
     assert_decreasing(errors)
@@ -234,8 +252,13 @@ def test_newton_schulz_backward_reuses_the_forward_steps(rng, inverse):
     backward = NewtonSchulzBackward()
     vjp = backward.vjp_inverse if inverse else backward.vjp
     assert rel_err(vjp(np, a, out, g, saved), vjp(np, a, out, g, None)) < 1e-14
-    assert rel_err(grad(a, g, inverse, forward="newton-schulz", backward="newton-schulz"),
-                   grad(a, g, inverse, forward="mpa", backward="newton-schulz")) < 1e-14
+    assert (
+        rel_err(
+            grad(a, g, inverse, forward="newton-schulz", backward="newton-schulz"),
+            grad(a, g, inverse, forward="mpa", backward="newton-schulz"),
+        )
+        < 1e-14
+    )
 
 
 def test_newton_schulz_pair_with_different_options_is_rejected():
@@ -246,6 +269,7 @@ def test_newton_schulz_pair_with_different_options_is_rejected():
 
 
 # ---------------------------------------------------------------- 6. eigenvector path
+
 
 @pytest.mark.parametrize("inverse", [False, True], ids=["sqrtm", "invsqrtm"])
 def test_eigenvector_path_exact_on_separated_spectrum(rng, inverse):
@@ -282,6 +306,7 @@ def test_exact_ties_eigenvector_path_fails_sqrtm_exact_does_not(rng, inverse):
 
 # ---------------------------------------------------------------- 7. dtypes
 
+
 @pytest.mark.parametrize("forward", FORWARDS)
 @pytest.mark.parametrize("backward", ["exact", "lyapunov", "newton-schulz", "taylor"])
 def test_float32_output_and_gradient(rng, forward, backward):
@@ -304,9 +329,16 @@ def test_float32_eigh_exact_accuracy(rng):
     assert rel_err(ga, fd_sqrtm_grad(a, g)) < 1e-5  # measured 1.5e-7
 
 
-@pytest.mark.parametrize("forward, options", [
-    ("eigh", {}), ("mtp", {}), ("mpa", {}), ("newton-schulz", {}), ("newton-schulz", {"iterations": 8}),
-])
+@pytest.mark.parametrize(
+    "forward, options",
+    [
+        ("eigh", {}),
+        ("mtp", {}),
+        ("mpa", {}),
+        ("newton-schulz", {}),
+        ("newton-schulz", {"iterations": 8}),
+    ],
+)
 def test_float16_in_float16_out_computed_in_float32(rng, forward, options):
     a16 = with_spectrum(rng, [1.0, 1.5, 2.0, 2.5, 3.0]).astype(np.float16)
     exact = ref_sqrtm(a16.astype(np.float64))

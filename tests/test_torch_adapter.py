@@ -40,6 +40,7 @@ SQRTM_BACKWARDS = sorted({i.name for i in sc.methods("sqrtm-backward")} | set(EI
 
 # ---------------------------------------------------------------- helpers
 
+
 def fd(loss, a: np.ndarray, h: float = 1e-3) -> np.ndarray:
     """Richardson-extrapolated central differences, O(h⁴): sym(∂L/∂A) to ~1e-11 here."""
     return (4 * fd_gradient(loss, a, h) - fd_gradient(loss, a, 2 * h)) / 3
@@ -67,6 +68,7 @@ def sym_input(fn):
 
 
 # ---------------------------------------------------------------- 1. autograd vs independent references
+
 
 @pytest.mark.parametrize("backward", EXACT_EIGH_BACKWARDS)
 def test_eigh_autograd_matches_finite_differences(rng, backward):
@@ -157,6 +159,7 @@ def test_matrix_power_autograd_equals_numpy_vjp(rng, p, backward):
 
 
 # ---------------------------------------------------------------- 2. gradcheck, double backward
+
 
 def _eigh_w_Vsq(X):
     w, V = sc.eigh(X, backward="exact")
@@ -290,6 +293,7 @@ def test_batched_input(rng, name):
 
 # ---------------------------------------------------------------- 4. behaviour
 
+
 @pytest.mark.parametrize("name", OP_NAMES)
 def test_no_grad_and_plain_inputs(rng, name):
     op = OPS[name]
@@ -406,6 +410,7 @@ def test_requires_grad_checks_emit_no_scalar_conversion_warning(rng):
 
 # ---------------------------------------------------------------- 6. power iteration's `accepted`
 
+
 def test_eigh_result_without_accepted(rng):
     r = sc.eigh(t64(with_spectrum(rng, SEPARATED)))
     assert isinstance(r, sc.EighResult) and r.accepted is None
@@ -453,9 +458,11 @@ BACKEND = "inductor"
 
 
 def _compile_target(A):
-    s = (sc.sqrtm(A, forward="mpa", backward="lyapunov", check=False).sum()
-         + sc.invsqrtm(A, forward="newton-schulz", backward="newton-schulz", check=False).sum()  # saved iterates
-         + sc.matrix_power(A, 0.5, check=False).sum())
+    s = (
+        sc.sqrtm(A, forward="mpa", backward="lyapunov", check=False).sum()
+        + sc.invsqrtm(A, forward="newton-schulz", backward="newton-schulz", check=False).sum()  # saved iterates
+        + sc.matrix_power(A, 0.5, check=False).sum()
+    )
     w, V = sc.eigh(A, backward="taylor", check=False)
     return s, w, V
 
@@ -482,8 +489,10 @@ def _graph_report(fn, A):
     torch._dynamo.reset()
     counters.clear()
     ex = torch._dynamo.explain(fn)(A)
-    print(f"\n[{fn.__name__}] explain: graph_count={ex.graph_count} graph_break_count={ex.graph_break_count} "
-          f"ops_per_graph={[[str(op) for op in ops] for ops in ex.ops_per_graph]}")
+    print(
+        f"\n[{fn.__name__}] explain: graph_count={ex.graph_count} graph_break_count={ex.graph_break_count} "
+        f"ops_per_graph={[[str(op) for op in ops] for ops in ex.ops_per_graph]}"
+    )
     for reason in ex.break_reasons:
         print(f"  explain break reason: {reason.reason}")
     for reason, n in counters["graph_break"].items():

@@ -105,8 +105,9 @@ def test_eval_uses_running_statistics(rng):
     torch.testing.assert_close(y, want * layer.weight[:, None, None] + layer.bias[:, None, None], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("make", [lambda: ZCAWhitening(C, groups=G, backward="taylor"),
-                                  lambda: PCADenoising(C, k=3)], ids=["zca", "pca"])
+@pytest.mark.parametrize(
+    "make", [lambda: ZCAWhitening(C, groups=G, backward="taylor"), lambda: PCADenoising(C, k=3)], ids=["zca", "pca"]
+)
 def test_state_dict_round_trip(rng, make):
     torch.manual_seed(1)
     a = make()
@@ -127,16 +128,22 @@ def test_state_dict_round_trip(rng, make):
 
 
 def degenerate_batches(rng):
-    few = correlated(rng, 4, spatial=())                 # 4 samples, 8 features: rank 3
-    dup = correlated(rng, 3, spatial=()).repeat(6, 1)    # 18 samples, 3 distinct
-    same = correlated(rng, 1, spatial=()).repeat(8, 1)   # all equal: zero covariance
+    few = correlated(rng, 4, spatial=())  # 4 samples, 8 features: rank 3
+    dup = correlated(rng, 3, spatial=()).repeat(6, 1)  # 18 samples, 3 distinct
+    same = correlated(rng, 1, spatial=()).repeat(8, 1)  # all equal: zero covariance
     return {"batch<features": few, "duplicated": dup, "identical": same}
 
 
-ROBUST = [dict(), dict(backward="taylor"), dict(forward="mpa", backward="lyapunov"),
-          dict(forward="newton-schulz", backward="newton-schulz"), dict(via="eigh", backward="taylor"),
-          dict(via="eigh", backward="clip"), dict(via="eigh", backward="power-iteration"),
-          dict(via="eigh", forward="power-iteration", backward="power-iteration")]
+ROBUST = [
+    dict(),
+    dict(backward="taylor"),
+    dict(forward="mpa", backward="lyapunov"),
+    dict(forward="newton-schulz", backward="newton-schulz"),
+    dict(via="eigh", backward="taylor"),
+    dict(via="eigh", backward="clip"),
+    dict(via="eigh", backward="power-iteration"),
+    dict(via="eigh", forward="power-iteration", backward="power-iteration"),
+]
 
 
 @pytest.mark.parametrize("kwargs", ROBUST, ids=["-".join(map(str, k.values())) or "default" for k in ROBUST])
@@ -206,8 +213,12 @@ def test_wct_module(rng):
 
 
 def test_hybrid_schedule_reconfigures_modules(rng):
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, C, 3, padding=1), ZCAWhitening(C, groups=G, record_covariance=True),
-                                PCADenoising(C, k=2), CovariancePooling(triu=True))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, C, 3, padding=1),
+        ZCAWhitening(C, groups=G, record_covariance=True),
+        PCADenoising(C, k=2),
+        CovariancePooling(triu=True),
+    )
     schedule = HybridSchedule(switch_epoch=1, max_condition=1.0)
     seen = []
     for epoch in range(2):

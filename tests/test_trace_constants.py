@@ -28,4 +28,3 @@ def test_memoised_and_marked_in_either_order(monkeypatch):
     assert late(5) == -5
     assert marked == [early, late]
     assert early.__name__ == "early" and early.__wrapped__(1, 1) == 2
-

@@ -75,11 +75,13 @@ def data():
 
 def loss_of(case: Case, gw, G, log=np.log, total=lambda x: x.sum()):
     """L(A) = ⟨G, F(A)⟩, or ⟨gw, w⟩ + ⟨G, V∘V⟩ for eigh (invariant to eigenvector signs)."""
+
     def loss(A):
         out = case.call(A, log)
         if case.op == "eigh":
             return total(gw * out[0]) + total(G * out[1] ** 2)
         return total(G * out)
+
     return loss
 
 
@@ -103,6 +105,7 @@ def directional(case, a, gw, G, dA) -> float:
 
 
 # ============================================================================ torch
+
 
 @pytest.fixture(scope="module")
 def torch():
@@ -137,6 +140,7 @@ def test_torch_forward_mode(torch, data, name):
     _, tangent = torch.func.jvp(loss, (A,), (D,))
     assert abs(float(tangent) - expected) <= FIRST * abs(expected)
     import torch.autograd.forward_ad as fwAD
+
     with fwAD.dual_level():
         dual = loss(fwAD.make_dual(A, D))
         assert abs(float(fwAD.unpack_dual(dual).tangent) - expected) <= FIRST * abs(expected)
@@ -210,6 +214,7 @@ def test_torch_second_order_of_approximations_raises(torch, data, name):
 
 # ============================================================================ JAX
 
+
 @pytest.fixture(scope="module")
 def jax():
     jax = pytest.importorskip("jax")
@@ -241,8 +246,11 @@ def test_jax_forward_mode(jax, data, name):
     loss = loss_of(case, jnp.asarray(gw), jnp.asarray(G), jnp.log)
     A, D = jnp.asarray(a[0]), jnp.asarray(dA)
     expected = directional(case, a[0], gw, G, dA)
-    for tangent in (jax.jvp(loss, (A,), (D,))[1], jax.jit(lambda x, d: jax.jvp(loss, (x,), (d,))[1])(A, D),
-                    jax.linearize(loss, A)[1](D)):
+    for tangent in (
+        jax.jvp(loss, (A,), (D,))[1],
+        jax.jit(lambda x, d: jax.jvp(loss, (x,), (d,))[1])(A, D),
+        jax.linearize(loss, A)[1](D),
+    ):
         assert abs(float(tangent) - expected) <= FIRST * abs(expected)
     batched = jax.vmap(lambda x: jax.jvp(loss, (x,), (D,))[1])(jnp.asarray(a))
     for x, t in zip(a, batched):
@@ -276,6 +284,7 @@ def test_jax_second_order_of_approximations_raises(jax, data, name):
 
 
 # ============================================================================ VJP-only methods
+
 
 @dataclasses.dataclass(frozen=True)
 class VjpOnly(sc.EighBackward):

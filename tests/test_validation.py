@@ -52,17 +52,21 @@ def test_rounding_level_asymmetry_is_accepted(rng):
 
 
 def test_unknown_method_lists_available(a):
-    with pytest.raises(sc.SpectralError, match="unknown backward method 'tailor'.*available: clip, "
-                                               "degenerate-safe, exact, lorentzian, pade"):
+    with pytest.raises(
+        sc.SpectralError,
+        match="unknown backward method 'tailor'.*available: clip, degenerate-safe, exact, lorentzian, pade",
+    ):
         sc.eigh(a, backward="tailor")
     with pytest.raises(sc.SpectralError, match="available: .*lyapunov.*taylor"):
         sc.sqrtm(a, backward="nope")
 
 
 def test_unknown_option_lists_valid_ones(a):
-    with pytest.raises(sc.SpectralError,
-                       match=r"unknown option\(s\) 'degre' for eigh; valid options: "
-                             r"forward 'eigh': solver='auto'; backward 'taylor': degree=9, eps=0\.01"):
+    with pytest.raises(
+        sc.SpectralError,
+        match=r"unknown option\(s\) 'degre' for eigh; valid options: "
+        r"forward 'eigh': solver='auto'; backward 'taylor': degree=9, eps=0\.01",
+    ):
         sc.eigh(a, backward="taylor", degre=9)
 
 
@@ -90,20 +94,23 @@ def test_vjp_of_non_op():
 
 
 # ------------------------------------------------------------------ misuse: raised when the call is made
-@pytest.mark.parametrize("call,message", [
-    (lambda A: sc.eigh(A, backward="taylor", eps="big"), r"option `eps` must be a real number, got 'big' \(str\)"),
-    (lambda A: sc.eigh(A, backward="taylor", degree=True), r"option `degree` must be an int, got True \(bool\)"),
-    (lambda A: sc.sqrtm(A, forward="mpa", m=2.5), r"option `m` must be an int, got 2.5"),
-    (lambda A: sc.eigh(A, backward="degenerate-safe", rtol="x"), r"option `rtol` must be a real number or None"),
-    (lambda A: sc.eigh(A, backward="topn", n=True), r"option `n` must be an int or a real number, got True"),
-    (lambda A: sc.eigh(A, backward="topn", n=4), r"option `n` must be at most the matrix size 3"),
-    (lambda A: sc.sqrtm(A, backward="topn", n=4), r"option `n` must be at most the matrix size 3"),
-    (lambda A: sc.eigh(A, check="yes"), r"`check` must be True or False, got 'yes'"),
-    (lambda A: sc.matrix_power(A, "x"), r"`p` must be a finite real number, got 'x'"),
-    (lambda A: sc.matrix_power(A, float("nan")), r"`p` must be a finite real number, got nan"),
-    (lambda A: sc.matrix_function(A, np.log, None), r"`df` must be a callable.*got None"),
-    (lambda A: sc.eigh(A, solver="cupy"), r"solver='cupy' needs an array on a CUDA device, got one on cpu"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda A: sc.eigh(A, backward="taylor", eps="big"), r"option `eps` must be a real number, got 'big' \(str\)"),
+        (lambda A: sc.eigh(A, backward="taylor", degree=True), r"option `degree` must be an int, got True \(bool\)"),
+        (lambda A: sc.sqrtm(A, forward="mpa", m=2.5), r"option `m` must be an int, got 2.5"),
+        (lambda A: sc.eigh(A, backward="degenerate-safe", rtol="x"), r"option `rtol` must be a real number or None"),
+        (lambda A: sc.eigh(A, backward="topn", n=True), r"option `n` must be an int or a real number, got True"),
+        (lambda A: sc.eigh(A, backward="topn", n=4), r"option `n` must be at most the matrix size 3"),
+        (lambda A: sc.sqrtm(A, backward="topn", n=4), r"option `n` must be at most the matrix size 3"),
+        (lambda A: sc.eigh(A, check="yes"), r"`check` must be True or False, got 'yes'"),
+        (lambda A: sc.matrix_power(A, "x"), r"`p` must be a finite real number, got 'x'"),
+        (lambda A: sc.matrix_power(A, float("nan")), r"`p` must be a finite real number, got nan"),
+        (lambda A: sc.matrix_function(A, np.log, None), r"`df` must be a callable.*got None"),
+        (lambda A: sc.eigh(A, solver="cupy"), r"solver='cupy' needs an array on a CUDA device, got one on cpu"),
+    ],
+)
 def test_misuse_is_an_error_at_the_call(a, call, message):
     with pytest.raises(ValueError, match=message):
         call(a)
@@ -115,12 +122,15 @@ def test_numpy_integers_and_floats_are_options(a):
 
 
 @pytest.mark.parametrize("op", [sc.sqrtm, sc.matrix_power])
-@pytest.mark.parametrize("bad,message", [
-    ((1, 2), r"must be an array like A \(numpy.ndarray\) or None, got builtins.tuple"),
-    ([np.eye(3)], r"got builtins.list"),
-    (1.0, r"got builtins.float"),
-    (np.eye(4), r"must have shape \(3, 3\) \(the shape of the output\), got \(4, 4\)"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ((1, 2), r"must be an array like A \(numpy.ndarray\) or None, got builtins.tuple"),
+        ([np.eye(3)], r"got builtins.list"),
+        (1.0, r"got builtins.float"),
+        (np.eye(4), r"must have shape \(3, 3\) \(the shape of the output\), got \(4, 4\)"),
+    ],
+)
 def test_pullback_names_the_op_and_the_bad_cotangent(a, op, bad, message):
     _, pullback = sc.vjp(op, a, 0.5) if op is sc.matrix_power else sc.vjp(op, a)
     with pytest.raises(sc.SpectralError, match=f"cotangent `{op.__name__}` .*{message}"):
@@ -151,18 +161,24 @@ FORWARDS = ["eigh", "mpa", "mtp", "newton-schulz"]
 
 
 @pytest.mark.parametrize("forward", FORWARDS)
-@pytest.mark.parametrize("spectrum,op,lowest", [
-    ([-1.0, -1.0, -1.0], sc.sqrtm, "-1"),
-    ([2.0, 1.0, -1.0, 0.5], sc.sqrtm, "-1"),
-    ([2.0, 1.0, -1e-3], sc.sqrtm, "-0.001"),
-    ([2.0, 1.0, -1.0, 0.5], sc.invsqrtm, "-1"),
-    ([2.0, 1.0, 0.0], sc.invsqrtm, ""),
-])
+@pytest.mark.parametrize(
+    "spectrum,op,lowest",
+    [
+        ([-1.0, -1.0, -1.0], sc.sqrtm, "-1"),
+        ([2.0, 1.0, -1.0, 0.5], sc.sqrtm, "-1"),
+        ([2.0, 1.0, -1e-3], sc.sqrtm, "-0.001"),
+        ([2.0, 1.0, -1.0, 0.5], sc.invsqrtm, "-1"),
+        ([2.0, 1.0, 0.0], sc.invsqrtm, ""),
+    ],
+)
 def test_outside_the_domain_is_an_error_naming_op_method_and_eigenvalue(rng, forward, spectrum, op, lowest):
     A = with_spectrum(rng, spectrum)
     what = "semidefinite" if op is sc.sqrtm else "definite"
-    with pytest.raises(sc.SpectralError, match=rf"{op.__name__} \(forward '{forward}'\) needs a positive {what} "
-                                               rf"`A`: .* got {lowest}"):
+    with pytest.raises(
+        sc.SpectralError,
+        match=rf"{op.__name__} \(forward '{forward}'\) needs a positive {what} "
+        rf"`A`: .* got {lowest}",
+    ):
         op(A, forward=forward)
 
 

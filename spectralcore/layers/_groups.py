@@ -23,12 +23,14 @@ def group_shape(num_features: int, groups: int | None = None, group_size: int | 
     if not isinstance(num_features, int) or num_features < 1:
         raise SpectralError(f"`num_features` must be an int >= 1, got {num_features!r}")
     if groups is not None and group_size is not None:
-        raise SpectralError(f"pass `groups` or `group_size`, not both (got groups={groups!r}, "
-                            f"group_size={group_size!r})")
+        raise SpectralError(
+            f"pass `groups` or `group_size`, not both (got groups={groups!r}, group_size={group_size!r})"
+        )
     if group_size is not None:
         if not isinstance(group_size, int) or group_size < 1 or num_features % group_size:
-            raise SpectralError(f"`group_size` must be an int >= 1 dividing num_features={num_features}, "
-                                f"got {group_size!r}")
+            raise SpectralError(
+                f"`group_size` must be an int >= 1 dividing num_features={num_features}, got {group_size!r}"
+            )
         return num_features // group_size, group_size
     groups = 1 if groups is None else groups
     if not isinstance(groups, int) or groups < 1 or num_features % groups:
@@ -36,8 +38,9 @@ def group_shape(num_features: int, groups: int | None = None, group_size: int | 
     return groups, num_features // groups
 
 
-def state_layout(num_features: int, groups: int | None, group_size: int | None, like: Array | None,
-                 xp: Any, dtype: Any, device: Any) -> tuple[int, int, Any, Any, Any, Array]:
+def state_layout(
+    num_features: int, groups: int | None, group_size: int | None, like: Array | None, xp: Any, dtype: Any, device: Any
+) -> tuple[int, int, Any, Any, Any, Array]:
     """(G, d, xp, dtype, device, I) for a layer's initial state: the namespace, dtype and device
     come from ``like`` when given, else from the arguments (default: NumPy, its default float);
     I is the (G, d, d) stack of identities."""
@@ -55,8 +58,9 @@ def state_layout(num_features: int, groups: int | None, group_size: int | None, 
 def to_groups(xp: Any, x: Array, groups: int, d: int) -> Array:
     """(N, C, *spatial) → (G, d, N · prod(spatial)), C = G d."""
     if x.ndim < 2 or x.shape[1] != groups * d:
-        raise SpectralError(f"`x` must have shape (N, {groups * d}, ...) (batch, channels, spatial...), "
-                            f"got {tuple(x.shape)}")
+        raise SpectralError(
+            f"`x` must have shape (N, {groups * d}, ...) (batch, channels, spatial...), got {tuple(x.shape)}"
+        )
     n, rest = x.shape[0], math.prod(x.shape[2:])
     x = xp.reshape(x, (n, groups, d, rest))
     return xp.reshape(xp.permute_dims(x, (1, 2, 0, 3)), (groups, d, n * rest))

@@ -34,8 +34,9 @@ def covariance(x: Array) -> Array:
     """Per-sample channel covariance P = X Ī Xᵀ (N, C, C) of features x (N, C, *spatial)."""
     xp = namespace(x)
     if x.ndim < 3:
-        raise SpectralError(f"`x` must have shape (N, C, *spatial) with at least one spatial axis, "
-                            f"got {tuple(x.shape)}")
+        raise SpectralError(
+            f"`x` must have shape (N, C, *spatial) with at least one spatial axis, got {tuple(x.shape)}"
+        )
     X = xp.reshape(x, (x.shape[0], x.shape[1], math.prod(x.shape[2:])))
     return moments(xp, X)[2]
 
@@ -48,9 +49,17 @@ def upper_triangle(P: Array) -> Array:
     return xp.take(xp.reshape(P, tuple(P.shape[:-2]) + (C * C,)), index, axis=-1)
 
 
-def covariance_pooling(x: Array, *, power: float = 0.5, eps: float = 1e-5, triu: bool = False,
-                       forward: Any = "eigh", backward: Any = "exact", check: bool = True,
-                       **options: Any) -> Array:
+def covariance_pooling(
+    x: Array,
+    *,
+    power: float = 0.5,
+    eps: float = 1e-5,
+    triu: bool = False,
+    forward: Any = "eigh",
+    backward: Any = "exact",
+    check: bool = True,
+    **options: Any,
+) -> Array:
     """Q = (P + εI)^power of each sample's covariance P (module doc); x (N, C, *spatial) gives
     (N, C, C), or (N, C(C+1)/2) with ``triu=True``.
 

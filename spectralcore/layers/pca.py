@@ -35,8 +35,16 @@ class PCAState(NamedTuple):
     projector: Array
 
 
-def pca_state(num_features: int, *, groups: int | None = None, group_size: int | None = None, like: Array | None = None,
-              xp: Any = None, dtype: Any = None, device: Any = None) -> PCAState:
+def pca_state(
+    num_features: int,
+    *,
+    groups: int | None = None,
+    group_size: int | None = None,
+    like: Array | None = None,
+    xp: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+) -> PCAState:
     """The initial state: mean 0, variance 1, projector I (namespace, dtype and device as
     :func:`spectralcore.layers.zca_state`)."""
     G, d, xp, dtype, device, eye = state_layout(num_features, groups, group_size, like, xp, dtype, device)
@@ -54,17 +62,29 @@ def kept_mask(xp: Any, w: Array, k: int | None, preserve: float | None) -> Array
         keep = keep & (idx >= d - k)
     if preserve is not None:
         larger = xp.astype(idx[:, None] > idx[None, :], w.dtype)  # larger[j, i]: λj comes before λi
-        before = w @ larger                                        # Σ_{j>i} λj, (..., d)
+        before = w @ larger  # Σ_{j>i} λj, (..., d)
         total = xp.sum(w, axis=-1)[..., None]
         total = xp.where(total > 0, total, xp.ones_like(total))
         keep = keep & (before / total < preserve)
     return xp.astype(keep, w.dtype)
 
 
-def pca_denoising(x: Array, state: PCAState, *, train: bool = True, k: int | None = None, preserve: float | None = 0.99,
-                  weight: Array | None = None, bias: Array | None = None, eps: float = 1e-5, momentum: float = 0.1,
-                  forward: Any = "power-iteration", backward: Any = "power-iteration", check: bool = True,
-                  **options: Any) -> tuple[Array, PCAState]:
+def pca_denoising(
+    x: Array,
+    state: PCAState,
+    *,
+    train: bool = True,
+    k: int | None = None,
+    preserve: float | None = 0.99,
+    weight: Array | None = None,
+    bias: Array | None = None,
+    eps: float = 1e-5,
+    momentum: float = 0.1,
+    forward: Any = "power-iteration",
+    backward: Any = "power-iteration",
+    check: bool = True,
+    **options: Any,
+) -> tuple[Array, PCAState]:
     """PCA-denoise ``x`` (N, C, *spatial) per channel group; return ``(y, new_state)``.
 
     ``k`` keeps at most that many top eigenvectors, ``preserve`` the fewest that hold that
@@ -98,8 +118,9 @@ def pca_denoising(x: Array, state: PCAState, *, train: bool = True, k: int | Non
         w, V = eigh(corr, forward=forward, backward=backward, check=check, **options)
         V = V * kept_mask(xp, w, k, preserve)[..., None, :]
         P = V @ V.mT
-        new_state = PCAState(running(mean_run, mean, momentum), running(var_run, var, momentum),
-                             running(proj_run, P, momentum))
+        new_state = PCAState(
+            running(mean_run, mean, momentum), running(var_run, var, momentum), running(proj_run, P, momentum)
+        )
     else:
         Z = (X - mean_run[..., None]) / xp.sqrt(var_run + eps)[..., None]
         P = proj_run

@@ -27,8 +27,9 @@ def _features(x: Array, name: str) -> Array:
     return x
 
 
-def whiten(x: Array, *, eps: float = 1e-5, forward: Any = "eigh", backward: Any = "exact", check: bool = True,
-           **options: Any) -> Array:
+def whiten(
+    x: Array, *, eps: float = 1e-5, forward: Any = "eigh", backward: Any = "exact", check: bool = True, **options: Any
+) -> Array:
     """X_w = (Σ + εI)^{-1/2} (X − μ1ᵀ) of features x (..., C, M) (eqs. 30–31)."""
     xp = namespace(x)
     check_eps(eps)
@@ -36,8 +37,16 @@ def whiten(x: Array, *, eps: float = 1e-5, forward: Any = "eigh", backward: Any 
     return invsqrtm(add_ridge(xp, cov, eps), forward=forward, backward=backward, check=check, **options) @ centred
 
 
-def colour(xw: Array, style: Array, *, eps: float = 1e-5, forward: Any = "eigh", backward: Any = "exact",
-           check: bool = True, **options: Any) -> Array:
+def colour(
+    xw: Array,
+    style: Array,
+    *,
+    eps: float = 1e-5,
+    forward: Any = "eigh",
+    backward: Any = "exact",
+    check: bool = True,
+    **options: Any,
+) -> Array:
     """(Σ_B + εI)^{1/2} X_w + μ_B 1ᵀ: colour whitened features with the statistics of ``style``
     (..., C, M_B) (eqs. 32–33)."""
     xp = namespace(xw, style)
@@ -47,8 +56,17 @@ def colour(xw: Array, style: Array, *, eps: float = 1e-5, forward: Any = "eigh",
     return S @ xw + mean[..., None]
 
 
-def wct(content: Array, style: Array, *, alpha: float = 1.0, eps: float = 1e-5, forward: Any = "eigh",
-        backward: Any = "exact", check: bool = True, **options: Any) -> Array:
+def wct(
+    content: Array,
+    style: Array,
+    *,
+    alpha: float = 1.0,
+    eps: float = 1e-5,
+    forward: Any = "eigh",
+    backward: Any = "exact",
+    check: bool = True,
+    **options: Any,
+) -> Array:
     """Whitening and colouring transform of ``content`` (..., C, M_A) to the mean and covariance
     of ``style`` (..., C, M_B), blended as α X_A* + (1 − α) X_A (module doc).
 
@@ -64,8 +82,10 @@ def wct(content: Array, style: Array, *, alpha: float = 1.0, eps: float = 1e-5, 
         raise SpectralError(f"`alpha` must be in [0, 1], got {alpha!r}")
     content, style = _features(content, "content"), _features(style, "style")
     if content.shape[-2] != style.shape[-2]:
-        raise SpectralError(f"`content` and `style` must have the same number of channels (axis -2), got "
-                            f"{content.shape[-2]} and {style.shape[-2]}")
+        raise SpectralError(
+            f"`content` and `style` must have the same number of channels (axis -2), got "
+            f"{content.shape[-2]} and {style.shape[-2]}"
+        )
     method = dict(eps=eps, forward=forward, backward=backward, check=check, **options)
     out = colour(whiten(content, **method), style, **method)
     return out if alpha == 1 else alpha * out + (1 - alpha) * content

@@ -67,8 +67,16 @@ class ZCAState(NamedTuple):
     whitening: Array
 
 
-def zca_state(num_features: int, *, groups: int | None = None, group_size: int | None = None, like: Array | None = None,
-              xp: Any = None, dtype: Any = None, device: Any = None) -> ZCAState:
+def zca_state(
+    num_features: int,
+    *,
+    groups: int | None = None,
+    group_size: int | None = None,
+    like: Array | None = None,
+    xp: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+) -> ZCAState:
     """The initial state: mean 0, covariance I, whitening matrix I (TPAMI 2021 Alg. 2 line 3).
 
     The namespace, dtype and device come from ``like`` (an array) when given, else from
@@ -87,8 +95,16 @@ def check_method(via: str, forward: Any, backward: Any, options: dict[str, Any])
     op.configure(None, forward=forward, backward=backward, **options)
 
 
-def whitening_matrix(A: Array, *, eps: float, via: str = "invsqrtm", forward: Any = "eigh", backward: Any = "exact",
-                     check: bool = True, **options: Any) -> Array:
+def whitening_matrix(
+    A: Array,
+    *,
+    eps: float,
+    via: str = "invsqrtm",
+    forward: Any = "eigh",
+    backward: Any = "exact",
+    check: bool = True,
+    **options: Any,
+) -> Array:
     """S = (A + εI)^{-1/2} for symmetric positive semidefinite A (..., d, d), by ``via`` (module doc)."""
     xp = namespace(A)
     A = add_ridge(xp, A, eps)
@@ -103,10 +119,22 @@ def whitening_matrix(A: Array, *, eps: float, via: str = "invsqrtm", forward: An
     return (V * root[..., None, :]) @ V.mT
 
 
-def zca_whitening(x: Array, state: ZCAState, *, train: bool = True, weight: Array | None = None,
-                  bias: Array | None = None, eps: float = 1e-5, momentum: float = 0.1,
-                  eval_from: str = "covariance", via: str = "invsqrtm", forward: Any = "eigh",
-                  backward: Any = "exact", check: bool = True, **options: Any) -> tuple[Array, ZCAState]:
+def zca_whitening(
+    x: Array,
+    state: ZCAState,
+    *,
+    train: bool = True,
+    weight: Array | None = None,
+    bias: Array | None = None,
+    eps: float = 1e-5,
+    momentum: float = 0.1,
+    eval_from: str = "covariance",
+    via: str = "invsqrtm",
+    forward: Any = "eigh",
+    backward: Any = "exact",
+    check: bool = True,
+    **options: Any,
+) -> tuple[Array, ZCAState]:
     """ZCA-whiten ``x`` (N, C, *spatial) per channel group; return ``(y, new_state)``.
 
     The groups (G, d) are read from ``state`` (made by :func:`zca_state`). ``train=True``
@@ -137,12 +165,12 @@ def zca_whitening(x: Array, state: ZCAState, *, train: bool = True, weight: Arra
     if train:
         mean, centred, cov = moments(xp, X)
         S = whitening_matrix(cov, eps=eps, **method)
-        new_state = ZCAState(running(mean_run, mean, momentum), running(cov_run, cov, momentum),
-                             running(white_run, S, momentum))
+        new_state = ZCAState(
+            running(mean_run, mean, momentum), running(cov_run, cov, momentum), running(white_run, S, momentum)
+        )
     else:
         centred = X - mean_run[..., None]
         S = white_run if eval_from == "whitening" else whitening_matrix(cov_run, eps=eps, **method)
         new_state = state
     y = from_groups(xp, S @ centred, tuple(x.shape))
     return affine(xp, y, weight, bias), new_state
-

@@ -73,7 +73,8 @@ def second_order_error(op: Op, config: Any) -> SecondOrderError:
     return SecondOrderError(
         f"spectralcore.{op.name}: second derivatives are not supported through {methods}: its first derivative "
         "is an approximation, whose own derivative is not the op's; they are for exact methods (the default "
-        "eigh/sqrtm/invsqrtm, backward='exact', matrix_function/matrix_power)")
+        "eigh/sqrtm/invsqrtm, backward='exact', matrix_function/matrix_power)"
+    )
 
 
 def exactly_differentiable(config: Any) -> bool:
@@ -94,19 +95,23 @@ class MethodSlot:
 def _lookup(slot: MethodSlot) -> type[Method] | Method:
     if isinstance(slot.spec, Method):
         if slot.spec.kind not in slot.kinds:
-            raise SpectralError(f"`{slot.role}` must be a {' or '.join(slot.kinds)} method, got "
-                                f"{type(slot.spec).__name__} (a {slot.spec.kind} method)")
+            raise SpectralError(
+                f"`{slot.role}` must be a {' or '.join(slot.kinds)} method, got "
+                f"{type(slot.spec).__name__} (a {slot.spec.kind} method)"
+            )
         return slot.spec
     if not isinstance(slot.spec, str):
-        raise SpectralError(f"`{slot.role}` must be a method name (str) or a method instance, got "
-                            f"{type(slot.spec).__name__}")
+        raise SpectralError(
+            f"`{slot.role}` must be a method name (str) or a method instance, got {type(slot.spec).__name__}"
+        )
     table = REGISTRY.table()
     for kind in slot.kinds:
         if (kind, slot.spec) in table:
             return table[(kind, slot.spec)].cls
     available = sorted({name for kind in slot.kinds for name in REGISTRY.names(kind)})
-    raise SpectralError(f"unknown {slot.role} method {slot.spec!r} ({' or '.join(slot.kinds)}); "
-                        f"available: {', '.join(available)}")
+    raise SpectralError(
+        f"unknown {slot.role} method {slot.spec!r} ({' or '.join(slot.kinds)}); available: {', '.join(available)}"
+    )
 
 
 def resolve_methods(call: str, slots: list[MethodSlot], options: dict[str, Any]) -> dict[str, Method]:
@@ -127,8 +132,12 @@ def resolve_methods(call: str, slots: list[MethodSlot], options: dict[str, Any])
     if unknown:
         valid = "; ".join(
             f"{role} {type(m).name!r}: "
-            + (", ".join(f"{k}={v!r}" for k, v in type(m).option_defaults().items()) or "(none)"
-               if isinstance(found[role], type) else "(passed as an instance)")
-            for role, m in methods.items())
+            + (
+                ", ".join(f"{k}={v!r}" for k, v in type(m).option_defaults().items()) or "(none)"
+                if isinstance(found[role], type)
+                else "(passed as an instance)"
+            )
+            for role, m in methods.items()
+        )
         raise SpectralError(f"unknown option(s) {', '.join(map(repr, unknown))} for {call}; valid options: {valid}")
     return methods

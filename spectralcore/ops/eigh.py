@@ -43,8 +43,9 @@ EIGH = EighOp()
 
 
 @public_op(EIGH)
-def eigh(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
-         **options: Any) -> EighResult:
+def eigh(
+    A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True, **options: Any
+) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of symmetric ``A`` (..., n, n), like ``xp.linalg.eigh``.
 
     ``forward`` computes the decomposition, ``backward`` its gradient
@@ -61,8 +62,11 @@ def eigh(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "ex
     >>> [round(float(x), 6) for x in w]
     [1.0, 3.0]
     """
-    methods = resolve_methods("eigh", [MethodSlot("forward", ("eigh-forward",), forward),
-                                       MethodSlot("backward", ("eigh-backward",), backward)], options)
+    methods = resolve_methods(
+        "eigh",
+        [MethodSlot("forward", ("eigh-forward",), forward), MethodSlot("backward", ("eigh-backward",), backward)],
+        options,
+    )
     # each slot's kinds fix the class; the decorator runs the op on this configuration, so sc.eigh
     # returns the EighResult annotated above
     forward_, backward_ = cast(EighForward, methods["forward"]), cast(EighBackward, methods["backward"])

@@ -61,13 +61,22 @@ class SpectralConfig:
     domain: str | None = None  # "psd", "pd" or None (any symmetric A), checked under check=True
 
 
-def _configure(call: str, f: Callable[[Any], Any], df: Callable[[Any], Any], forward: str | Method,
-               backward: str | Method, check: bool, options: dict[str, Any],
-               domain: str | None = None) -> SpectralConfig:
+def _configure(
+    call: str,
+    f: Callable[[Any], Any],
+    df: Callable[[Any], Any],
+    forward: str | Method,
+    backward: str | Method,
+    check: bool,
+    options: dict[str, Any],
+    domain: str | None = None,
+) -> SpectralConfig:
     for name, fn in (("f", f), ("df", df)):
         if not callable(fn):
-            raise SpectralError(f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
-                                f"namespace{' (the derivative of f)' if name == 'df' else ''}, got {fn!r}")
+            raise SpectralError(
+                f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
+                f"namespace{' (the derivative of f)' if name == 'df' else ''}, got {fn!r}"
+            )
     slots = [MethodSlot("forward", ("eigh-forward",), forward)]
     if backward != "exact":
         slots.append(MethodSlot("backward", ("eigh-backward",), backward))
@@ -118,9 +127,16 @@ EXPM = SpectralFunctionOp("expm")
 
 
 @public_op(MATRIX_FUNCTION)
-def matrix_function(A: Any, f: Callable[[Any], Any], df: Callable[[Any], Any], *,
-                    forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
-                    **options: Any) -> Any:
+def matrix_function(
+    A: Any,
+    f: Callable[[Any], Any],
+    df: Callable[[Any], Any],
+    *,
+    forward: str | Method = "eigh",
+    backward: str | Method = "exact",
+    check: bool = True,
+    **options: Any,
+) -> Any:
     """F = V f(Λ) Vᵀ for symmetric ``A`` and an elementwise ``f`` with derivative ``df``.
 
     ``backward="exact"`` is the Daleckii–Krein rule gA = V (Γ ∘ (Vᵀ gF V)) Vᵀ,
@@ -134,8 +150,15 @@ def matrix_function(A: Any, f: Callable[[Any], Any], df: Callable[[Any], Any], *
 
 
 @public_op(MATRIX_POWER)
-def matrix_power(A: Any, p: float, *, forward: str | Method = "eigh", backward: str | Method = "exact",
-                 check: bool = True, **options: Any) -> Any:
+def matrix_power(
+    A: Any,
+    p: float,
+    *,
+    forward: str | Method = "eigh",
+    backward: str | Method = "exact",
+    check: bool = True,
+    **options: Any,
+) -> Any:
     """A^p = V Λ^p Vᵀ for symmetric ``A``. A non-integer p needs A positive semidefinite (p > 0)
     or definite (p < 0): an error under ``check=True``, NaN with ``check=False``. Backward as
     :func:`matrix_function`."""
@@ -147,8 +170,9 @@ def matrix_power(A: Any, p: float, *, forward: str | Method = "eigh", backward: 
 
 
 @public_op(LOGM)
-def logm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
-         **options: Any) -> Any:
+def logm(
+    A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True, **options: Any
+) -> Any:
     """log A = V log(Λ) Vᵀ for symmetric positive definite ``A`` (an error under ``check=True``
     otherwise; NaN with ``check=False``). Backward as :func:`matrix_function`: Daleckii–Krein,
     Γ_ij = (log λi − log λj)/(λi − λj), exact at repeated eigenvalues."""
@@ -157,8 +181,9 @@ def logm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "ex
 
 
 @public_op(EXPM)
-def expm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
-         **options: Any) -> Any:
+def expm(
+    A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True, **options: Any
+) -> Any:
     """exp A = V exp(Λ) Vᵀ for symmetric ``A``. Backward as :func:`matrix_function`:
     Daleckii–Krein, Γ_ij = (e^λi − e^λj)/(λi − λj), exact at repeated eigenvalues."""
     exp = Exp()

@@ -63,11 +63,17 @@ class SqrtmConfig:
     check: bool = True
 
 
-def _configure(call: str, forward: str | Method, backward: str | Method, check: bool,
-               options: dict[str, Any]) -> SqrtmConfig:
-    methods = resolve_methods(call, [MethodSlot("forward", ("sqrtm-forward",), forward),
-                                     MethodSlot("backward", ("sqrtm-backward", "eigh-backward"), backward)],
-                              options)
+def _configure(
+    call: str, forward: str | Method, backward: str | Method, check: bool, options: dict[str, Any]
+) -> SqrtmConfig:
+    methods = resolve_methods(
+        call,
+        [
+            MethodSlot("forward", ("sqrtm-forward",), forward),
+            MethodSlot("backward", ("sqrtm-backward", "eigh-backward"), backward),
+        ],
+        options,
+    )
     forward = cast(SqrtmForward, methods["forward"])  # each slot's kinds fix the class
     back = methods["backward"]
     backward = EigenvectorPath(inner=back) if isinstance(back, EighBackward) else cast(SqrtmBackward, back)
@@ -149,18 +155,18 @@ _DOC = """Matrix {what} of symmetric positive {definite} ``A`` (..., n, n).
 
 
 @public_op(SQRTM)
-def sqrtm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
-          **options: Any) -> Any:
+def sqrtm(
+    A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True, **options: Any
+) -> Any:
     return _configure("sqrtm", forward, backward, check, options)
 
 
 @public_op(INVSQRTM)
-def invsqrtm(A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True,
-             **options: Any) -> Any:
+def invsqrtm(
+    A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True, **options: Any
+) -> Any:
     return _configure("invsqrtm", forward, backward, check, options)
 
 
-sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2",
-                            bound="≥ −√ε max|A|")
-invsqrtm.__doc__ = _DOC.format(what="inverse square root W = A^{-1/2}", definite="definite", power="-1/2",
-                               bound="> 0")
+sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2", bound="≥ −√ε max|A|")
+invsqrtm.__doc__ = _DOC.format(what="inverse square root W = A^{-1/2}", definite="definite", power="-1/2", bound="> 0")

@@ -17,8 +17,9 @@ from .section import Claim, Config, Section
 SECTIONS = ("proposition", "pade_table", "iterative", "power_iterations", "speed", "fuzzing", "conditioning")
 
 
-def build(cfg: Config, progress: Callable[[str], None] | None = None,
-          sections: tuple[str, ...] = SECTIONS) -> list[Section]:
+def build(
+    cfg: Config, progress: Callable[[str], None] | None = None, sections: tuple[str, ...] = SECTIONS
+) -> list[Section]:
     """Run the sections and write ``report.md`` (and the PNG plots) into ``cfg.out``."""
     cfg.out.mkdir(parents=True, exist_ok=True)
     done = []
@@ -27,10 +28,12 @@ def build(cfg: Config, progress: Callable[[str], None] | None = None,
             progress(name)
         done.append(importlib.import_module(f"{__name__}.sections.{name}").run(cfg))
     claims = [c for s in done for c in s.claims]
-    header = (f"# spectralcore report\n\n{datetime.datetime.now():%Y-%m-%d %H:%M}, "
-              f"{'quick' if cfg.quick else 'full'} mode, device {cfg.device}, Python {platform.python_version()} "
-              f"on {platform.machine()}. Each section puts the paper's value next to ours. "
-              f"{sum(c.holds for c in claims)} of {len(claims)} stated claims hold.")
+    header = (
+        f"# spectralcore report\n\n{datetime.datetime.now():%Y-%m-%d %H:%M}, "
+        f"{'quick' if cfg.quick else 'full'} mode, device {cfg.device}, Python {platform.python_version()} "
+        f"on {platform.machine()}. Each section puts the paper's value next to ours. "
+        f"{sum(c.holds for c in claims)} of {len(claims)} stated claims hold."
+    )
     (cfg.out / "report.md").write_text("\n\n".join([header] + [s.markdown() for s in done]) + "\n")
     return done
 

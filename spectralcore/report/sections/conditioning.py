@@ -65,11 +65,13 @@ def run(cfg: Config) -> Section:
                 if forward == "eigh" and dtype is np.float64:
                     worst_eigh = max(worst_eigh, max(errors))
     s.table(headers, rows, ".2g")
-    s.text(f"Relative error ‖F − F*‖_F/‖F*‖_F with the default options, n = {n}, eigenvalues 1 … 1/κ evenly "
-           "spaced in log; F* is the float64 eigendecomposition. The iterative forwards normalise by c ≥ λmax, "
-           "so the small eigenvalues sit near z = 1 − 1/κ, where the series, the Padé approximant and the "
-           "iteration converge slowest: their error grows with κ at a fixed degree. For ill-conditioned "
-           "input, raise the degree (table below), add a ridge (A + εI) or use the eigh forward.")
+    s.text(
+        f"Relative error ‖F − F*‖_F/‖F*‖_F with the default options, n = {n}, eigenvalues 1 … 1/κ evenly "
+        "spaced in log; F* is the float64 eigendecomposition. The iterative forwards normalise by c ≥ λmax, "
+        "so the small eigenvalues sit near z = 1 − 1/κ, where the series, the Padé approximant and the "
+        "iteration converge slowest: their error grows with κ at a fixed degree. For ill-conditioned "
+        "input, raise the degree (table below), add a ridge (A + εI) or use the eigh forward."
+    )
     needed_rows = []
     for op_name, (op, power) in ops.items():
         for forward, (setting, _, _) in SETTINGS.items():
@@ -81,7 +83,9 @@ def run(cfg: Config) -> Section:
                 row.append(" / ".join(_needed(op, forward, a, exact, t) for t in TARGETS))
             needed_rows.append(row)
     s.table(["op", "forward (setting)"] + [f"κ = {c:g}" for c in CONDITIONS], needed_rows)
-    s.text("The smallest degree, order or iteration count whose float64 error reaches 1e-3 / 1e-6 (searched "
-           f"up to {', '.join(f'{f} {SETTINGS[f][2][-1]}' for f in SETTINGS)}), spectral normalisation.")
+    s.text(
+        "The smallest degree, order or iteration count whose float64 error reaches 1e-3 / 1e-6 (searched "
+        f"up to {', '.join(f'{f} {SETTINGS[f][2][-1]}' for f in SETTINGS)}), spectral normalisation."
+    )
     s.claim("eigh forward, float64: worst relative error over every κ up to 1e6", worst_eigh, 1e-9)
     return s

@@ -31,17 +31,20 @@ def run(cfg: Config) -> Section:
     degrees = list(range(4, 21, 2))
     ns_iters = list(range(3, 8))
     bw_iters = list(range(2, 13, 2))
-    fwd: dict[tuple[str, str], list[float]] = {(m, norm): [] for m in ("mtp", "mpa", "newton-schulz")
-                                               for norm in NORMALIZATIONS}
-    bwd: dict[tuple[str, str], list[float]] = {(m, norm): [] for m in ("lyapunov", "newton-schulz")
-                                               for norm in NORMALIZATIONS}
+    fwd: dict[tuple[str, str], list[float]] = {
+        (m, norm): [] for m in ("mtp", "mpa", "newton-schulz") for norm in NORMALIZATIONS
+    }
+    bwd: dict[tuple[str, str], list[float]] = {
+        (m, norm): [] for m in ("lyapunov", "newton-schulz") for norm in NORMALIZATIONS
+    }
     for norm in NORMALIZATIONS:
         for K in degrees:
             fwd[("mtp", norm)].append(_rel(sc.sqrtm(a, forward="mtp", degree=K, normalize=norm), exact))
             fwd[("mpa", norm)].append(_rel(sc.sqrtm(a, forward="mpa", m=K // 2, n=K // 2, normalize=norm), exact))
         for T in ns_iters:
             fwd[("newton-schulz", norm)].append(
-                _rel(sc.sqrtm(a, forward="newton-schulz", iterations=T, normalize=norm), exact))
+                _rel(sc.sqrtm(a, forward="newton-schulz", iterations=T, normalize=norm), exact)
+            )
         for T in bw_iters:
             for m in ("lyapunov", "newton-schulz"):
                 gA = sc.vjp(sc.sqrtm, a, backward=m, iterations=T, normalize=norm)[1](g)
@@ -50,33 +53,47 @@ def run(cfg: Config) -> Section:
     for (m, norm), errs in fwd.items():
         xs = ns_iters if m == "newton-schulz" else degrees
         axes[0, 0].semilogy(xs, errs, marker=".", ls="-" if norm == "spectral" else "--", label=f"{m} ({norm})")
-    axes[0, 0].set(xlabel="degree (MTP, MPA: m + n) / iterations (NS)", ylabel="relative error of S",
-                   title="forward (Fig. 1c)")
+    axes[0, 0].set(
+        xlabel="degree (MTP, MPA: m + n) / iterations (NS)", ylabel="relative error of S", title="forward (Fig. 1c)"
+    )
     for (m, norm), errs in bwd.items():
         axes[0, 1].semilogy(bw_iters, errs, marker=".", ls="-" if norm == "spectral" else "--", label=f"{m} ({norm})")
     axes[0, 1].set(xlabel="iterations", ylabel="relative error of gA", title="backward (Fig. 1d)")
     for ax in axes[0]:
         ax.legend(fontsize=7)
-    s.figure(save(fig, cfg.out / "iterative_errors.png"),
-             f"Sample covariance n = {n} from {4 * n} samples (condition number {w[-1] / w[0]:.1f}); "
-             "dashed: Frobenius normalisation (the papers), solid: spectral.")
-    s.table(["forward", "normalisation"] + [f"deg {d}" for d in degrees[::2]],
-            [[m, norm] + errs[::2] for (m, norm), errs in fwd.items() if m != "newton-schulz"], ".1e")
-    s.table(["newton-schulz forward", "normalisation"] + [f"{t} it." for t in ns_iters],
-            [["newton-schulz", norm] + fwd[("newton-schulz", norm)] for norm in NORMALIZATIONS], ".1e")
-    s.table(["backward", "normalisation"] + [f"{t} it." for t in bw_iters],
-            [[m, norm] + errs for (m, norm), errs in bwd.items()], ".1e")
+    s.figure(
+        save(fig, cfg.out / "iterative_errors.png"),
+        f"Sample covariance n = {n} from {4 * n} samples (condition number {w[-1] / w[0]:.1f}); "
+        "dashed: Frobenius normalisation (the papers), solid: spectral.",
+    )
+    s.table(
+        ["forward", "normalisation"] + [f"deg {d}" for d in degrees[::2]],
+        [[m, norm] + errs[::2] for (m, norm), errs in fwd.items() if m != "newton-schulz"],
+        ".1e",
+    )
+    s.table(
+        ["newton-schulz forward", "normalisation"] + [f"{t} it." for t in ns_iters],
+        [["newton-schulz", norm] + fwd[("newton-schulz", norm)] for norm in NORMALIZATIONS],
+        ".1e",
+    )
+    s.table(
+        ["backward", "normalisation"] + [f"{t} it." for t in bw_iters],
+        [[m, norm] + errs for (m, norm), errs in bwd.items()],
+        ".1e",
+    )
     mpa8, ns5 = fwd[("mpa", "frobenius")][degrees.index(8)], fwd[("newton-schulz", "frobenius")][ns_iters.index(5)]
     beats = next((d for d, e in zip(degrees, fwd[("mpa", "frobenius")]) if e < ns5), None)
     lya8 = {norm: bwd[("lyapunov", norm)][bw_iters.index(8)] for norm in NORMALIZATIONS}
-    s.text(f"**Paper (Fig. 1c): MPA is more accurate than NS iteration already at degree 8.** Ours, with the "
-           f"papers' Frobenius normalisation: MPA degree 8 {mpa8:.1e} against NS 5 iterations {ns5:.1e}"
-           f"{'' if mpa8 < ns5 else f' — on this input MPA needs degree {beats} to be the more accurate'}"
-           f" (the paper's matrices are not given, so the crossing point can differ). "
-           f"**Paper (Fig. 1d): the Lyapunov solver converges within about 8 iterations.** Ours: "
-           f"{lya8['frobenius']:.1e} after 8 iterations with Frobenius normalisation, {lya8['spectral']:.1e} "
-           f"with spectral normalisation — the spectral estimate (our default) puts the small eigenvalues "
-           f"much further from 0, where every one of these iterations is slow.")
+    s.text(
+        f"**Paper (Fig. 1c): MPA is more accurate than NS iteration already at degree 8.** Ours, with the "
+        f"papers' Frobenius normalisation: MPA degree 8 {mpa8:.1e} against NS 5 iterations {ns5:.1e}"
+        f"{'' if mpa8 < ns5 else f' — on this input MPA needs degree {beats} to be the more accurate'}"
+        f" (the paper's matrices are not given, so the crossing point can differ). "
+        f"**Paper (Fig. 1d): the Lyapunov solver converges within about 8 iterations.** Ours: "
+        f"{lya8['frobenius']:.1e} after 8 iterations with Frobenius normalisation, {lya8['spectral']:.1e} "
+        f"with spectral normalisation — the spectral estimate (our default) puts the small eigenvalues "
+        f"much further from 0, where every one of these iterations is slow."
+    )
     monotone = all(all(b <= a * 1.5 or b < 1e-12 for a, b in zip(e, e[1:])) for e in fwd.values())
     s.claim("forward errors fall with degree/iterations (0 = yes)", 0.0 if monotone else 1.0, 0.0)
     s.claim("Lyapunov, 8 iterations, spectral normalisation", lya8["spectral"], 1e-8)

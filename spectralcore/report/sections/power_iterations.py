@@ -45,11 +45,16 @@ def run(cfg: Config) -> Section:
         mismatches += measured != formula
         rows.append([ratio, paper, formula, measured])
     s.table(["λi/λ1", "paper", "⌈ln 0.05 / ln(λi/λ1)⌉", "measured (our PI backward)"], rows, "g")
-    s.text("Measured: the smallest K for which spectralcore's power-iteration backward (NeurIPS 2019 eq. 4) "
-           "gives the dominant eigenvector's gradient within 5% of the exact one, found by bisection; its "
-           "error is exactly (λi/λ1)^K. The paper's row header writes ln(0.01), but its numbers (and "
-           "caption) are for 0.05; the quick report skips 0.999 (2995 iterations)."
-           + (" Ours differs from the formula where (λi/λ1)^K lands within rounding of 0.05." if mismatches else
-              " Ours equals the formula and the paper everywhere."))
+    s.text(
+        "Measured: the smallest K for which spectralcore's power-iteration backward (NeurIPS 2019 eq. 4) "
+        "gives the dominant eigenvector's gradient within 5% of the exact one, found by bisection; its "
+        "error is exactly (λi/λ1)^K. The paper's row header writes ln(0.01), but its numbers (and "
+        "caption) are for 0.05; the quick report skips 0.999 (2995 iterations)."
+        + (
+            " Ours differs from the formula where (λi/λ1)^K lands within rounding of 0.05."
+            if mismatches
+            else " Ours equals the formula and the paper everywhere."
+        )
+    )
     s.claim("measured minimum iterations that differ from the formula", mismatches, 0)
     return s

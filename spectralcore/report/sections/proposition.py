@@ -49,12 +49,14 @@ def run(cfg: Config) -> Section:
         whole = np.linalg.norm(whole_pi - whole_taylor) / np.linalg.norm(whole_taylor)
         worst = max(worst, *per_vector)
         rows.append([K, max(per_vector), whole])
-    s.text(f"Sample covariance, n = {n}. For each of the five largest eigenvectors, the gradient of "
-           f"⟨g, vi⟩ through K + 1 power iterations on its deflated matrix Mi = A − Σ_(l<i) λl vl vlᵀ "
-           f"(NeurIPS 2019 eq. 4) against the degree-K Taylor rule (TPAMI 2021 eq. 9) on Mi. "
-           f"**Paper: equal (Proposition, §3.3).** Ours: equal to rounding, per eigenvector. The whole VJP "
-           f"of power iteration *with deflation* is not the Taylor VJP: it also carries the deflation "
-           f"paths, so the last column is not rounding error — the proposition is a per-vector statement.")
+    s.text(
+        f"Sample covariance, n = {n}. For each of the five largest eigenvectors, the gradient of "
+        f"⟨g, vi⟩ through K + 1 power iterations on its deflated matrix Mi = A − Σ_(l<i) λl vl vlᵀ "
+        f"(NeurIPS 2019 eq. 4) against the degree-K Taylor rule (TPAMI 2021 eq. 9) on Mi. "
+        f"**Paper: equal (Proposition, §3.3).** Ours: equal to rounding, per eigenvector. The whole VJP "
+        f"of power iteration *with deflation* is not the Taylor VJP: it also carries the deflation "
+        f"paths, so the last column is not rounding error — the proposition is a per-vector statement."
+    )
     s.table(["K", "max rel. difference per eigenvector", "whole VJP (with deflation) vs Taylor"], rows, ".2e")
     s.claim("proposition: max relative difference per eigenvector", worst, 1e-12)
 
@@ -73,13 +75,21 @@ def run(cfg: Config) -> Section:
         axes[0, 0].loglog(gaps, norms[m], marker=".", label=m)
     axes[0, 0].set(xlabel="eigenvalue gap λ2 − λ1 (λ1 = 1)", ylabel="‖gA‖_F", title="gradient size against the gap")
     axes[0, 0].legend()
-    s.figure(save(fig, cfg.out / "gradient_vs_gap.png"),
-             "Gradient norm for A = Q diag(1, 1 + gap, 3) Qᵀ and a fixed random gV (default options).")
+    s.figure(
+        save(fig, cfg.out / "gradient_vs_gap.png"),
+        "Gradient norm for A = Q diag(1, 1 + gap, 3) Qᵀ and a fixed random gV (default options).",
+    )
     picks = [0, len(gaps) // 2, len(gaps) - 1]
-    s.table(["method"] + [f"gap {gaps[i]:.0e}" for i in picks],
-            [[m] + [norms[m][i] for i in picks] for m in GAP_METHODS], ".3g")
-    s.text("exact and pade grow as 1/gap (pade evaluates 1/(1 − x) itself, see section 2); clip saturates at "
-           "its threshold 1e10; taylor, power-iteration and lorentzian stay bounded, as the papers claim.")
-    s.claim("taylor bounded at gap 1e-12 (‖gA‖ ≤ n(K+1)/ε ‖gV‖)", norms["taylor"][0],
-            3 * 10 / 1e-2 * np.linalg.norm(gV))
+    s.table(
+        ["method"] + [f"gap {gaps[i]:.0e}" for i in picks],
+        [[m] + [norms[m][i] for i in picks] for m in GAP_METHODS],
+        ".3g",
+    )
+    s.text(
+        "exact and pade grow as 1/gap (pade evaluates 1/(1 − x) itself, see section 2); clip saturates at "
+        "its threshold 1e10; taylor, power-iteration and lorentzian stay bounded, as the papers claim."
+    )
+    s.claim(
+        "taylor bounded at gap 1e-12 (‖gA‖ ≤ n(K+1)/ε ‖gV‖)", norms["taylor"][0], 3 * 10 / 1e-2 * np.linalg.norm(gV)
+    )
     return s

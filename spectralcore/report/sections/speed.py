@@ -16,15 +16,18 @@ from ...linalg import chosen_solver
 from ..section import Config, Section
 from ._plot import save, subplots
 
-SQRTM = {"eigh + exact": dict(forward="eigh", backward="exact"),
-         "eigh + taylor": dict(forward="eigh", backward="taylor"),
-         "eigh + pade": dict(forward="eigh", backward="pade"),
-         "mpa + lyapunov": dict(forward="mpa", backward="lyapunov"),
-         "mtp + lyapunov": dict(forward="mtp", backward="lyapunov"),
-         "newton-schulz + newton-schulz": dict(forward="newton-schulz", backward="newton-schulz"),
-         # the baseline's own algorithm (Frobenius scale, held fixed): its ratio is the adapter's overhead
-         "newton-schulz + newton-schulz (frobenius)": dict(forward="newton-schulz", backward="newton-schulz",
-                                                           normalize="frobenius")}
+SQRTM = {
+    "eigh + exact": dict(forward="eigh", backward="exact"),
+    "eigh + taylor": dict(forward="eigh", backward="taylor"),
+    "eigh + pade": dict(forward="eigh", backward="pade"),
+    "mpa + lyapunov": dict(forward="mpa", backward="lyapunov"),
+    "mtp + lyapunov": dict(forward="mtp", backward="lyapunov"),
+    "newton-schulz + newton-schulz": dict(forward="newton-schulz", backward="newton-schulz"),
+    # the baseline's own algorithm (Frobenius scale, held fixed): its ratio is the adapter's overhead
+    "newton-schulz + newton-schulz (frobenius)": dict(
+        forward="newton-schulz", backward="newton-schulz", normalize="frobenius"
+    ),
+}
 EIGH_BACKWARDS = ("exact", "taylor", "pade", "clip", "power-iteration")
 CAPTURE_SAFE = ("mpa + lyapunov", "mtp + lyapunov", "newton-schulz + newton-schulz")  # tests/test_capture_safety.py
 PAPER = {"mpa + lyapunov": "27.25× faster than SVD", "mtp + lyapunov": "61.32× faster than SVD"}
@@ -88,36 +91,57 @@ def _torch(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int
                 table.setdefault(graphed, []).append(float("nan"))
     counts = {name: timing.count_ops(timing.step(fn, A, G)) for name, fn in methods.items()}
     base, ns = table["torch.linalg.eigh autograd (baseline)"], table["plain Newton–Schulz autograd (baseline)"]
-    headers = ["method (float32, " + cfg.device + ")"] + [f"b={b}, n={n} ms" for b, n in configs] + [
-        f"× eigh autograd (b={configs[-1][0]}, n={configs[-1][1]})", "× plain NS", "kernels", "host syncs",
-        "paper (ICLR 2022, GPU, b=64)"]
+    headers = (
+        ["method (float32, " + cfg.device + ")"]
+        + [f"b={b}, n={n} ms" for b, n in configs]
+        + [
+            f"× eigh autograd (b={configs[-1][0]}, n={configs[-1][1]})",
+            "× plain NS",
+            "kernels",
+            "host syncs",
+            "paper (ICLR 2022, GPU, b=64)",
+        ]
+    )
     rows = []
     for name, times in table.items():
         count = counts[name.removesuffix(", CUDA graph replay")]
-        rows.append([name] + times + [base[-1] / times[-1], ns[-1] / times[-1], count.launches, count.host_syncs,
-                                      PAPER.get(name, "")])
+        rows.append(
+            [name]
+            + times
+            + [base[-1] / times[-1], ns[-1] / times[-1], count.launches, count.host_syncs, PAPER.get(name, "")]
+        )
     s.table(headers, rows, ".2f")
     solver = chosen_solver(A)
-    s.text(f"Medians of {repeats} runs after 2 warm-up runs{', with CUDA synchronisation' if on_cuda else ''}; "
-           "'× eigh autograd' is how many times faster than torch.linalg.eigh with autograd (the square root "
-           "V Λ^½ Vᵀ) on the largest configuration, measured in the same run. 'kernels' counts the aten ops "
-           "of one forward + backward that launch a kernel (views and bare allocations excluded; "
-           f"b={configs[-1][0]}, n={configs[-1][1]}); on a GPU each costs about 5–10 µs of host time in eager "
-           "mode, which bounds the iterative methods at small sizes — a CUDA graph replays them all in one "
-           "launch. 'host syncs' counts reads of device values (none with check=False). The eigh-based "
-           f"methods use the eigensolver spectralcore.linalg.chosen_solver picked: '{solver}'"
-           + (" (CuPy's batched eigh through DLPack; its kernels are not aten ops, so not counted)"
-              if solver == "cupy" else "") + ".")
+    s.text(
+        f"Medians of {repeats} runs after 2 warm-up runs{', with CUDA synchronisation' if on_cuda else ''}; "
+        "'× eigh autograd' is how many times faster than torch.linalg.eigh with autograd (the square root "
+        "V Λ^½ Vᵀ) on the largest configuration, measured in the same run. 'kernels' counts the aten ops "
+        "of one forward + backward that launch a kernel (views and bare allocations excluded; "
+        f"b={configs[-1][0]}, n={configs[-1][1]}); on a GPU each costs about 5–10 µs of host time in eager "
+        "mode, which bounds the iterative methods at small sizes — a CUDA graph replays them all in one "
+        "launch. 'host syncs' counts reads of device values (none with check=False). The eigh-based "
+        f"methods use the eigensolver spectralcore.linalg.chosen_solver picked: '{solver}'"
+        + (
+            " (CuPy's batched eigh through DLPack; its kernels are not aten ops, so not counted)"
+            if solver == "cupy"
+            else ""
+        )
+        + "."
+    )
     if on_cuda:
-        s.text("CUDA graph rows: forward + backward of the capture-safe methods captured once "
-               "(adapters/torch_timing.graphed_step) and replayed on fresh input."
-               + "".join(f" {name} failed: {why}." for name, why in failures.items()))
+        s.text(
+            "CUDA graph rows: forward + backward of the capture-safe methods captured once "
+            "(adapters/torch_timing.graphed_step) and replayed on fresh input."
+            + "".join(f" {name} failed: {why}." for name, why in failures.items())
+        )
     else:
-        s.text("The ICLR 2022 ratios were measured on a GPU, where torch's batched eigh is slow and matrix "
-               "products are cheap; on a CPU, LAPACK's eigh is fast and the iterative methods' ~50 matrix "
-               "products cost more, so the ratios are far smaller or below 1 here. power-iteration's backward "
-               "walks the eigenvectors one at a time (n × K matrix-vector products), so it is the slowest. "
-               "Run `spectralcore report --device cuda` for the GPU table, with CUDA-graph rows.")
+        s.text(
+            "The ICLR 2022 ratios were measured on a GPU, where torch's batched eigh is slow and matrix "
+            "products are cheap; on a CPU, LAPACK's eigh is fast and the iterative methods' ~50 matrix "
+            "products cost more, so the ratios are far smaller or below 1 here. power-iteration's backward "
+            "walks the eigenvectors one at a time (n × K matrix-vector products), so it is the slowest. "
+            "Run `spectralcore report --device cuda` for the GPU table, with CUDA-graph rows."
+        )
     fig, axes = subplots()
     labels = [f"b={b}\nn={n}" for b, n in configs]
     for name, times in table.items():
@@ -126,10 +150,16 @@ def _torch(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int
     axes[0, 0].legend(fontsize=6)
     s.figure(save(fig, cfg.out / "speed.png"), "Forward + backward time against batch and matrix size.")
     eager = [t for name, ts in table.items() if name not in failures for t in ts]
-    s.claim("every timing is positive and finite (0 = yes)",
-            0.0 if all(np.isfinite(t) and t > 0 for t in eager) else 1.0, 0.0)
-    s.claim("host syncs in the capture-safe methods (check=False)",
-            float(sum(counts[name].host_syncs for name in CAPTURE_SAFE)), 0.0)
+    s.claim(
+        "every timing is positive and finite (0 = yes)",
+        0.0 if all(np.isfinite(t) and t > 0 for t in eager) else 1.0,
+        0.0,
+    )
+    s.claim(
+        "host syncs in the capture-safe methods (check=False)",
+        float(sum(counts[name].host_syncs for name in CAPTURE_SAFE)),
+        0.0,
+    )
     if on_cuda:
         s.claim("capture-safe methods that failed CUDA-graph capture", float(len(failures)), 0.0)
 
@@ -159,12 +189,18 @@ def _jax(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int) 
             table[name].append(_median_ms(timing.step(fn, A, G), lambda: None, repeats))
     base = table["jnp.linalg.eigh autograd (baseline)"]
     ns = table["plain Newton–Schulz autodiff (baseline)"]
-    headers = [f"method (JAX jit, float32, {cfg.device})"] + [f"b={b}, n={n} ms" for b, n in configs] + [
-        f"× eigh autograd (b={configs[-1][0]}, n={configs[-1][1]})", "× plain NS"]
-    s.table(headers, [[name] + times + [base[-1] / times[-1], ns[-1] / times[-1]] for name, times in table.items()],
-            ".2f")
+    headers = (
+        [f"method (JAX jit, float32, {cfg.device})"]
+        + [f"b={b}, n={n} ms" for b, n in configs]
+        + [f"× eigh autograd (b={configs[-1][0]}, n={configs[-1][1]})", "× plain NS"]
+    )
+    s.table(
+        headers, [[name] + times + [base[-1] / times[-1], ns[-1] / times[-1]] for name, times in table.items()], ".2f"
+    )
     same = ns[-1] / table["newton-schulz + newton-schulz (frobenius)"][-1]
-    s.text(f"JAX on {cfg.device}: jax.jit(jax.grad(loss)) per method, compiled before timing. The row "
-           f"'newton-schulz + newton-schulz (frobenius)' runs the plain baseline's own algorithm through the "
-           f"JAX adapter: {same:.2f}× its speed (the target is within 1.2×, i.e. ≥ 0.83×; a measurement, "
-           "not a checked claim, since timings on a shared machine vary).")
+    s.text(
+        f"JAX on {cfg.device}: jax.jit(jax.grad(loss)) per method, compiled before timing. The row "
+        f"'newton-schulz + newton-schulz (frobenius)' runs the plain baseline's own algorithm through the "
+        f"JAX adapter: {same:.2f}× its speed (the target is within 1.2×, i.e. ≥ 0.83×; a measurement, "
+        "not a checked claim, since timings on a shared machine vary)."
+    )

@@ -69,7 +69,7 @@ def test_agrees_with_exact_within_documented_bound(rng, spectrum, delta):
     bound = delta**2 / (2 * rho_min(spectrum) ** 2)
     err = rel_err(soft, exact)
     assert err <= bound * (1 + 1e-6) + 1e-13
-    assert err >= bound * 1e-3                          # it is an approximation, not the exact rule
+    assert err >= bound * 1e-3  # it is an approximation, not the exact rule
 
 
 def test_agrees_with_finite_differences(rng):

@@ -35,7 +35,7 @@ def test_relative_error_and_hard_bound(rng, dtype, delta):
     for w in spectra(rng):
         w = w.astype(dtype)
         k = np.asarray(method.kernel(array_namespace(w), w), dtype=np.float64)
-        exact, big, rho = exact_kernel(w)           # from the same (rounded) eigenvalues
+        exact, big, rho = exact_kernel(w)  # from the same (rounded) eigenvalues
         rel_bound, hard = documented_bounds(w, delta=delta)
         off = ~np.eye(w.size, dtype=bool)
         assert np.all(np.diag(k) == 0) and np.array_equal(k, -k.T)
@@ -49,8 +49,8 @@ def test_relative_error_and_hard_bound(rng, dtype, delta):
         x = 1 - rho[sep]
         rounding = 4 * ulp * (1 + x / rho[sep])
         assert np.all(shrink <= rel_bound[sep] + rounding)
-        assert np.all(shrink >= -rounding)          # never enlarges, never flips the sign
-        if dtype == np.float64:                     # the bound is tight: error ≥ r²/2 − 3r⁴/8
+        assert np.all(shrink >= -rounding)  # never enlarges, never flips the sign
+        if dtype == np.float64:  # the bound is tight: error ≥ r²/2 − 3r⁴/8
             r2 = 2 * rel_bound[sep]
             assert np.all(shrink >= r2 / 2 - 3 * r2 * r2 / 8 - rounding)
 
@@ -59,11 +59,11 @@ def test_kernel_is_monotone_and_continuous_through_a_tie():
     """|K̃| grows monotonically as λs → λb and reaches 1/(δ λb) continuously (no kink, no drop)."""
     xp = array_namespace(np.zeros(1))
     gaps = np.concatenate([np.logspace(0, -12, 400), [0.0]])
-    w = np.stack([2.0 - 2.0 * gaps, np.full_like(gaps, 2.0)], axis=-1)   # λb = 2, ρ = gap
+    w = np.stack([2.0 - 2.0 * gaps, np.full_like(gaps, 2.0)], axis=-1)  # λb = 2, ρ = gap
     k = np.asarray(SoftGap().kernel(xp, w))[:, 0, 1]
     assert np.all(np.diff(k) >= 0)
     assert k[-1] == pytest.approx(1 / (DELTA * 2.0), rel=1e-15)
-    assert k[-2] == pytest.approx(k[-1], rel=1e-12)         # ρ = 1e-12: within δ⁻²ρ²/2 of the tie
+    assert k[-2] == pytest.approx(k[-1], rel=1e-12)  # ρ = 1e-12: within δ⁻²ρ²/2 of the tie
     # the slope in ρ is bounded (by the max of |g'| = 2/(3√3 δ²)) — clip's is unbounded at its kink
     slope = np.abs(np.diff(k) / np.diff(2.0 * gaps))
     assert np.max(slope) <= 2 / (3 * np.sqrt(3) * DELTA**2) / 2.0**2 * (1 + 1e-3)

@@ -35,7 +35,7 @@ def test_cli_lists_it(tmp_path):
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "spectralcore"]
     out = subprocess.run([*cmd, "methods"], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    line = next(l for l in out.stdout.splitlines() if " softgap " in l)   # any layout: one row per method
+    line = next(l for l in out.stdout.splitlines() if " softgap " in l)  # any layout: one row per method
     assert "eigh-backward" in line and "delta=0.001, eps=0.001" in line and "spectralcore-rational" in line
 
 
@@ -47,8 +47,10 @@ def test_options_by_name_and_instance(rng):
     np.testing.assert_array_equal(by_name, by_instance)
 
 
-@pytest.mark.parametrize("option, value", [("delta", 0.0), ("delta", -1.0), ("delta", float("nan")),
-                                           ("eps", 0.0), ("eps", float("inf")), ("delta", "1e-3")])
+@pytest.mark.parametrize(
+    "option, value",
+    [("delta", 0.0), ("delta", -1.0), ("delta", float("nan")), ("eps", 0.0), ("eps", float("inf")), ("delta", "1e-3")],
+)
 def test_invalid_options_name_the_option(option, value):
     with pytest.raises(ValueError, match=f"softgap.*`{option}`"):
         sc.eigh(np.eye(2), backward="softgap", **{option: value})

@@ -69,6 +69,15 @@ def _outputs(out: Any) -> tuple:
     return (out,)
 
 
+def _residuals(call: _Call, A: Any, leaves: list, recorded: bool) -> tuple[Any, Any]:
+    """(A, residuals) for a derivative: recomputed from A with torch recording when the derivative
+    may be differentiated again (an exact configuration), else the saved ones on a detached A."""
+    if recorded:
+        return A, run_forward(call.op, call.xp, A, call.config)[1]
+    detached = A.detach()
+    return detached, _unflatten(call.spec, (detached, *leaves))
+
+
 def _without_autocast(A: Any) -> Any:
     """torch.autocast disabled on A's device: the methods choose their own precision (torch is
     imported here because Dynamo cannot trace autocast reached through a closure's module)."""
@@ -170,13 +179,11 @@ def _define_functions() -> tuple[type, type]:
             A, *leaves = ctx.saved_tensors
             cotangent = grads[:2] if call.eigh else grads[0]
             shapes = call.op.cotangent_shapes(A, EighResult(*leaves[:2]) if call.eigh else leaves[0])
+            recorded = torch.is_grad_enabled() and exactly_differentiable(call.config)
             with _without_autocast(A):
-                if torch.is_grad_enabled() and exactly_differentiable(call.config):
-                    _, residuals = run_forward(call.op, call.xp, A, call.config)  # recorded
-                    return run_backward(call.op, call.xp, A, call.config, residuals, shapes, cotangent), None
-                residuals = _unflatten(call.spec, (A.detach(), *leaves))
-                gA = run_backward(call.op, call.xp, A.detach(), call.config, residuals, shapes, cotangent)
-            if torch.is_grad_enabled():
+                used, residuals = _residuals(call, A, leaves, recorded)
+                gA = run_backward(call.op, call.xp, used, call.config, residuals, shapes, cotangent)
+            if torch.is_grad_enabled() and not recorded:
                 gA = guarded(gA, call, A, *grads)
             return gA, None
 
@@ -188,17 +195,13 @@ def _define_functions() -> tuple[type, type]:
         def jvp(ctx: Any, dA: Any, _: Any) -> Any:
             call = ctx.call
             A, *leaves = ctx.saved_tensors
+            recorded = exactly_differentiable(call.config)  # an outer transform may differentiate it
             with _without_autocast(A):
-                if exactly_differentiable(call.config):
-                    _, residuals = run_forward(call.op, call.xp, A, call.config)  # an outer transform differentiates it
-                    tangent = run_jvp(call.op, call.xp, A, call.config, residuals, dA)
-                else:
-                    residuals = _unflatten(call.spec, (A.detach(), *leaves))
-                    tangent = run_jvp(call.op, call.xp, A.detach(), call.config, residuals, dA)
-                    tangent = (
-                        tuple(guarded(t, call, A, dA) for t in tangent) if call.eigh else guarded(tangent, call, A, dA)
-                    )
+                used, residuals = _residuals(call, A, leaves, recorded)
+                tangent = run_jvp(call.op, call.xp, used, call.config, residuals, dA)
             tangent = tangent if call.eigh else (tangent,)
+            if not recorded:
+                tangent = tuple(guarded(t, call, A, dA) for t in tangent)
             return (*tangent, *[None] * (len(leaves) - len(tangent)))
 
     return SpectralFunction, SpectralFunctionWithJvp

@@ -15,8 +15,8 @@ from spectralcore.ops.base import Op
 class ArrayAPIAdapter:
     """Runs the op's forward; no framework autodiff is involved."""
 
-    def apply(self, op: Op, xp: Any, A: Any, config: Any) -> Any:
-        return run_forward(op, xp, A, config)[0]
+    def apply(self, op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None) -> Any:
+        return run_forward(op, xp, A, config, eig)[0]
 
     def inspectable(self, A: Any) -> Any:
         return A

@@ -72,14 +72,14 @@ def _custom_vjp() -> Any:
     from array_api_compat import array_namespace
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-    def spectral(op: Op, config: Any, A: Any) -> Any:
+    def spectral(op: Op, config: Any, A: Any, eig: Any) -> Any:
         with _numerics():
-            return run_forward(op, array_namespace(A), A, config)[0]
+            return run_forward(op, array_namespace(A), A, config, eig)[0]
 
-    def forward(op: Op, config: Any, A: Any) -> Any:
-        A = A.value
+    def forward(op: Op, config: Any, A: Any, eig: Any) -> Any:
+        A, eig = jax.tree.map(lambda primal: primal.value, (A, eig))
         with _numerics():
-            out, residuals = run_forward(op, array_namespace(A), A, config)
+            out, residuals = run_forward(op, array_namespace(A), A, config, eig)
         return out, (A, residuals)
 
     def backward(op: Op, config: Any, saved: Any, cot: Any) -> Any:
@@ -90,7 +90,7 @@ def _custom_vjp() -> Any:
             shapes, cot = tuple(A.shape), _dense(cot)
         with _numerics():
             gA = run_backward(op, array_namespace(A), A, config, residuals, shapes, cot)
-        return (gA,)
+        return gA, None  # eig: no derivative flows into it (the op's rule is with respect to A)
 
     spectral.defvjp(forward, backward, symbolic_zeros=True)
     return spectral
@@ -105,18 +105,18 @@ def _custom_jvp() -> Any:
     from array_api_compat import array_namespace
 
     @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
-    def spectral(op: Op, config: Any, A: Any) -> Any:
+    def spectral(op: Op, config: Any, A: Any, eig: Any) -> Any:
         with _numerics():
-            return run_forward(op, array_namespace(A), A, config)[0]
+            return run_forward(op, array_namespace(A), A, config, eig)[0]
 
     @spectral.defjvp
     def rule(op: Op, config: Any, primals: Any, tangents: Any) -> Any:
-        (A,), (dA,) = primals, tangents
-        if not exactly_differentiable(config):
-            A = _differentiable_once(op, config)(A)
+        (A, eig), (dA, _) = primals, tangents  # eig's tangent is unused: the op's rule is with respect to A
+        if eig is not None or not exactly_differentiable(config):
+            A, eig = _differentiable_once(op, config)(A, eig)
         xp = array_namespace(A)
         with _numerics():
-            out, residuals = run_forward(op, xp, A, config)
+            out, residuals = run_forward(op, xp, A, config, eig)
             tangent = run_jvp(op, xp, A, config, residuals, dA)
         if isinstance(out, EighResult):
             accepted = None if out.accepted is None else np.zeros(out.accepted.shape, jax.dtypes.float0)
@@ -128,14 +128,15 @@ def _custom_jvp() -> Any:
 
 @functools.cache
 def _differentiable_once(op: Op, config: Any) -> Any:
-    """Identity on A inside the JVP rule of an approximate configuration; differentiating the
-    rule itself (a second derivative: hessian, jacfwd of grad) raises instead of returning the
-    derivative of an approximation as if it were the op's."""
+    """Identity on (A, eig) inside the JVP rule of an approximate configuration or of a call with
+    ``eig=``; differentiating the rule itself (a second derivative: hessian, jacfwd of grad) raises
+    instead of returning the derivative of an approximation, or one that misses how the given
+    eigendecomposition moves with A, as if it were the op's."""
     import jax
 
     @jax.custom_jvp
-    def once(A: Any) -> Any:
-        return A
+    def once(A: Any, eig: Any) -> Any:
+        return A, eig
 
     @once.defjvp
     def refuse(primals: Any, tangents: Any) -> Any:
@@ -145,11 +146,11 @@ def _differentiable_once(op: Op, config: Any) -> Any:
 
 
 class JaxAdapter:
-    def apply(self, op: Op, xp: Any, A: Any, config: Any) -> Any:
+    def apply(self, op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None) -> Any:
         if forward_mode_available(config):
-            return _custom_jvp()(op, config, A)
+            return _custom_jvp()(op, config, A, eig)
         try:
-            return _custom_vjp()(op, config, A)
+            return _custom_vjp()(op, config, A, eig)
         except TypeError as error:  # JAX refuses jvp of a custom_vjp function: name the method
             if "forward-mode" not in str(error):
                 raise

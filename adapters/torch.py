@@ -53,11 +53,12 @@ def _unflatten(spec: Any, leaves: tuple) -> Any:
 
 
 class _Call:
-    """One op call: what the Function needs besides A. ``forward`` records the residuals'
-    layout (``spec``), the number of real outputs and whether they form an EighResult."""
+    """One op call: what the Function needs besides A and the ``eig`` tensors given with it (their
+    number: 0 or 2). ``forward`` records the residuals' layout (``spec``), the number of real
+    outputs and whether they form an EighResult."""
 
-    def __init__(self, op: Op, config: Any, xp: Any) -> None:
-        self.op, self.config, self.xp = op, config, xp
+    def __init__(self, op: Op, config: Any, xp: Any, eig: int) -> None:
+        self.op, self.config, self.xp, self.eig = op, config, xp, eig
         self.spec: Any = None
         self.outputs = 0
         self.eigh = False
@@ -71,7 +72,8 @@ def _outputs(out: Any) -> tuple:
 
 def _residuals(call: _Call, A: Any, leaves: list, recorded: bool) -> tuple[Any, Any]:
     """(A, residuals) for a derivative: recomputed from A with torch recording when the derivative
-    may be differentiated again (an exact configuration), else the saved ones on a detached A."""
+    may be differentiated again (an exact configuration; a given ``eig`` is then recomputed too, so
+    the second derivative follows how it moves with A), else the saved ones on a detached A."""
     if recorded:
         return A, run_forward(call.op, call.xp, A, call.config)[1]
     detached = A.detach()
@@ -143,9 +145,10 @@ def _define_functions() -> tuple[type, type]:
         return NotTwiceDifferentiable.apply(derivative, call, *inputs)
 
     class SpectralFunction(torch.autograd.Function):
-        """forward: the op's outputs, then its residuals that are neither A nor an output (marked
-        non-differentiable); backward: the op's VJP; jvp: the configured method's JVP; vmap:
-        generated (every step is a batched torch operation).
+        """forward: the op's outputs, then its residuals that are neither an input nor an output
+        (marked non-differentiable); backward: the op's VJP; jvp: the configured method's JVP;
+        vmap: generated (every step is a batched torch operation). The inputs are A and the
+        tensors of a given eigendecomposition (``eig=``), into which no derivative flows.
 
         A first derivative is differentiable again only where every method is exact: it is then
         recomputed from A with torch recording (one more forward), so torch differentiates the
@@ -154,23 +157,24 @@ def _define_functions() -> tuple[type, type]:
         generate_vmap_rule = True
 
         @staticmethod
-        def forward(A: Any, call: _Call) -> Any:
+        def forward(A: Any, call: _Call, w: Any, V: Any) -> Any:  # w, V: a given eig, or None
+            eig = () if w is None else (w, V)
             with _without_autocast(A):  # not A.detach(): compiled torch.func.grad then returns zeros (torch 2.13)
-                out, residuals = run_forward(call.op, call.xp, A, call.config)
+                out, residuals = run_forward(call.op, call.xp, A, call.config, eig or None)
             outputs = _outputs(out)
-            leaves = [A, *outputs]
+            leaves = [A, *eig, *outputs]
             call.spec = _flatten(residuals, {id(t): i for i, t in enumerate(leaves)}, leaves)
             call.outputs, call.eigh = len(outputs), isinstance(out, EighResult)
-            return (*outputs, *leaves[1 + len(outputs) :])
+            return (*outputs, *leaves[1 + len(eig) + len(outputs) :])
 
         @staticmethod
         def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-            A, call = inputs
+            A, call, *eig = (t for t in inputs if t is not None)
             output = output if isinstance(output, tuple) else (output,)
             ctx.call = call
             ctx.mark_non_differentiable(*output[2 if call.eigh else 1 :])  # residuals, accepted
-            ctx.save_for_backward(A, *output)
-            ctx.save_for_forward(A, *output)
+            ctx.save_for_backward(A, *eig, *output)
+            ctx.save_for_forward(A, *eig, *output)
             ctx.set_materialize_grads(False)
 
         @staticmethod
@@ -178,21 +182,22 @@ def _define_functions() -> tuple[type, type]:
             call = ctx.call
             A, *leaves = ctx.saved_tensors
             cotangent = grads[:2] if call.eigh else grads[0]
-            shapes = call.op.cotangent_shapes(A, EighResult(*leaves[:2]) if call.eigh else leaves[0])
+            outputs = leaves[call.eig :]
+            shapes = call.op.cotangent_shapes(A, EighResult(*outputs[:2]) if call.eigh else outputs[0])
             recorded = torch.is_grad_enabled() and exactly_differentiable(call.config)
             with _without_autocast(A):
                 used, residuals = _residuals(call, A, leaves, recorded)
                 gA = run_backward(call.op, call.xp, used, call.config, residuals, shapes, cotangent)
             if torch.is_grad_enabled() and not recorded:
                 gA = guarded(gA, call, A, *grads)
-            return gA, None
+            return gA, None, None, None
 
     class SpectralFunctionWithJvp(SpectralFunction):
         """SpectralFunction and its JVP (torch.compile cannot trace an autograd.Function that
         defines one, so it gets :class:`SpectralFunction`: forward mode is eager-only there)."""
 
         @staticmethod
-        def jvp(ctx: Any, dA: Any, _: Any) -> Any:
+        def jvp(ctx: Any, dA: Any, _: Any, dw: Any, dV: Any) -> Any:  # no derivative flows from eig
             call = ctx.call
             A, *leaves = ctx.saved_tensors
             recorded = exactly_differentiable(call.config)  # an outer transform may differentiate it
@@ -202,7 +207,7 @@ def _define_functions() -> tuple[type, type]:
             tangent = tangent if call.eigh else (tangent,)
             if not recorded:
                 tangent = tuple(guarded(t, call, A, dA) for t in tangent)
-            return (*tangent, *[None] * (len(leaves) - len(tangent)))
+            return (*tangent, *[None] * (len(leaves) - call.eig - len(tangent)))
 
     return SpectralFunction, SpectralFunctionWithJvp
 
@@ -236,15 +241,15 @@ def _define_cupy_eigh() -> Any:
 class TorchAdapter:
     """Runs ops through the autograd.Functions of :func:`_function_classes`."""
 
-    def apply(self, op: Op, xp: Any, A: Any, config: Any) -> Any:
+    def apply(self, op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None) -> Any:
         import torch
 
-        call = _Call(op, config, xp)
+        call = _Call(op, config, xp, 0 if eig is None else 2)
         plain, with_jvp = _function_classes()
         # Dynamo cannot trace a Function with a jvp; inside a torch.func transform it would
         # differentiate the forward's own operations instead, so there it gets the jvp (and a break)
         traced = torch.compiler.is_compiling() and torch._C._functorch.maybe_current_level() is None
-        out = (plain if traced else with_jvp).apply(A, call)
+        out = (plain if traced else with_jvp).apply(A, call, *(eig or (None, None)))
         out = out if isinstance(out, tuple) else (out,)
         return EighResult(*out[: call.outputs]) if call.eigh else out[0]
 

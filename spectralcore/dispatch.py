@@ -18,8 +18,11 @@ from .validation import (
     AccuracyWarning,
     SpectralError,
     check_cotangent,
+    check_decomposes,
     check_definite,
+    check_eigendecomposition,
     check_matrix,
+    eigendecomposition,
     working_dtype,
 )
 
@@ -30,13 +33,15 @@ def _cast(xp: Any, out: Any, dtype: Any) -> Any:
     return xp.astype(out, dtype)
 
 
-def run_forward(op: Op, xp: Any, A: Any, config: Any) -> tuple[Any, Any]:
-    """op.forward in the working dtype (float16/bfloat16 computed in float32), output in A's dtype."""
-    work = working_dtype(xp, A.dtype)
-    if work == A.dtype:
-        return op.forward(xp, A, config)
-    out, residuals = op.forward(xp, xp.astype(A, work), config)
-    return _cast(xp, out, A.dtype), residuals
+def run_forward(op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+    """op.forward in the working dtype (float16/bfloat16 computed in float32), output in A's dtype;
+    ``eig``, A's eigendecomposition given by the caller (``eig=``), goes to ops that reuse one."""
+    dtype, work = A.dtype, working_dtype(xp, A.dtype)
+    if work != dtype:
+        A = xp.astype(A, work)
+        eig = None if eig is None else (xp.astype(eig[0], work), xp.astype(eig[1], work))
+    out, residuals = op.forward(xp, A, config) if eig is None else op.forward_from(xp, A, config, eig)
+    return (out if work == dtype else _cast(xp, out, dtype)), residuals
 
 
 def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, shapes: Any, cotangent: Any) -> Any:
@@ -73,18 +78,20 @@ def run_jvp(op: Op, xp: Any, A: Any, config: Any, residuals: Any, tangent: Any) 
     return xp.astype(out, A.dtype)
 
 
-def apply(op: Op, A: Any, config: Any) -> Any:
-    """Validate A, pick the adapter that claims its type, and run the op through it.
+def apply(op: Op, A: Any, config: Any, eig: Any = None) -> Any:
+    """Validate A (and ``eig``), pick the adapter that claims A's type, and run the op through it.
 
-    An adapter has ``apply(op, xp, A, config)`` and ``inspectable(A)``: A's values as an
+    An adapter has ``apply(op, xp, A, config, eig)`` and ``inspectable(A)``: A's values as an
     array that may be read (detached from autodiff), or None while A is being traced (jit,
     torch.compile), when the value checks are skipped. It may have ``numerics()``: the context
-    its computations run in (JAX: the matmul precision), which ``vjp`` enters too.
+    its computations run in (JAX: the matmul precision), which ``vjp`` enters too. ``eig``
+    (None, or A's eigendecomposition (w, V) for an op that reuses one) enters the op's forward as
+    an input through which no derivative flows: the op's own rule differentiates with respect to A.
     """
     xp = namespace(A)
     adapter = _adapter(A)
-    values = _check(xp, A, adapter, config, op)
-    out = adapter.apply(op, xp, A, config)
+    values, eig = _check(xp, A, adapter, config, op, eig)
+    out = adapter.apply(op, xp, A, config, eig)
     _check_result(xp, op, config, adapter, values, out, stacklevel=4)  # the user's call to sc.sqrtm(...)
     return out
 
@@ -102,14 +109,20 @@ def _described(op: Op, config: Any) -> str:
     return f"{op.name} (forward '{forward.name}')" if isinstance(forward, Method) else op.name
 
 
-def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op) -> Any:
-    """A's shape and dtype (always), its values (``check=True``, not while traced), and each
-    configured method's options against the matrix size. Returns A's readable values, or None
-    when they were not checked."""
+def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op, eig: Any) -> tuple[Any, tuple[Any, Any] | None]:
+    """A's shape and dtype (always), its values (``check=True``, not while traced), ``eig`` against
+    A, and each configured method's options against the matrix size. Returns A's readable values
+    (None when they were not checked) and ``eig`` as a pair (w, V) or None."""
     if not isinstance(config.check, bool):
         raise SpectralError(f"`check` must be True or False, got {config.check!r}")
     values = adapter.inspectable(A) if config.check else None
     check_matrix(xp, A if values is None else values, check_values=values is not None)
+    if eig is not None:
+        w, V = eig = eigendecomposition(eig)
+        check_eigendecomposition(xp, A, w, V)
+        readable = None if values is None else (adapter.inspectable(w), adapter.inspectable(V))
+        if readable is not None and all(x is not None for x in readable):
+            check_decomposes(xp, values, *readable)
     domain = op.domain(config)
     if values is not None and domain is not None:
         check_definite(xp, values, domain, what=_described(op, config))
@@ -117,7 +130,7 @@ def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op) -> Any:
         method = getattr(config, field.name)
         if isinstance(method, Method):
             method.check_size(A.shape[-1])
-    return values
+    return values, eig
 
 
 _WARNED: set[str] = set()  # "sqrtm (forward 'mpa')": warned once per process, then not checked again
@@ -164,14 +177,15 @@ def public_op(op: Op) -> Callable[[Callable[P, R]], PublicOp[P, R]]:
 
     The decorated body parses the user's arguments into the op's configuration (a frozen
     dataclass with a ``check`` field); the public function runs the op through
-    :func:`apply`. ``sc.vjp`` reuses the same body through ``.configure``. The body's
+    :func:`apply`, with the ``eig=`` argument (arrays, so not part of the hashable
+    configuration) beside it. ``sc.vjp`` reuses the same body through ``.configure``. The body's
     return annotation is the public function's (what ``apply`` returns), not the configuration's.
     """
 
     def decorate(configure: Callable[P, R]) -> PublicOp[P, R]:
         @functools.wraps(configure)
         def public(A: Any, *args: Any, **kwargs: Any) -> Any:
-            return apply(op, A, configure(A, *args, **kwargs))
+            return apply(op, A, configure(A, *args, **kwargs), kwargs.get("eig"))
 
         typed = cast("PublicOp[P, R]", public)
         typed.op = op
@@ -193,10 +207,10 @@ def _explicit(name: str, fn: PublicOp[..., Any], A: Any, args: Any, kwargs: Any)
     config = fn.configure(A, *args, **kwargs)
     xp = namespace(A)
     adapter = _adapter(A)
-    values = _check(xp, A, adapter, config, op)
+    values, eig = _check(xp, A, adapter, config, op, kwargs.get("eig"))
     numerics = getattr(adapter, "numerics", contextlib.nullcontext)
     with numerics():
-        out, residuals = run_forward(op, xp, A, config)
+        out, residuals = run_forward(op, xp, A, config, eig)
     _check_result(xp, op, config, adapter, values, out, stacklevel=4)  # the user's call to sc.vjp(...)
     return op, config, xp, numerics, out, residuals
 

@@ -124,3 +124,58 @@ def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
         f"{lowest:.3g} (largest {float(xp.max(w)):.3g}); pass check=False to skip this check "
         "(the result is then not a number or wrong where A is outside)"
     )
+
+
+def eigendecomposition(eig: Any) -> tuple[Array, Array]:
+    """``(w, V)`` from ``eig=``: an :class:`~spectralcore.EighResult` or any pair of arrays
+    (``torch.linalg.eigh``'s result included)."""
+    try:
+        w, V = eig
+    except (TypeError, ValueError):
+        raise SpectralError(
+            f"`eig` must be an eigendecomposition (w, V) of A, as sc.eigh(A) returns, got {_type_name(eig)}"
+        ) from None
+    return w, V
+
+
+def check_eigendecomposition(xp: Any, A: Array, w: Array, V: Array) -> None:
+    """Check that ``eig=(w, V)`` can be an eigendecomposition of ``A``: arrays of A's framework
+    and dtype, w of shape (..., n) and V of A's shape."""
+    for name, array, shape in (("eig[0] (eigenvalues)", w, A.shape[:-1]), ("eig[1] (eigenvectors)", V, A.shape)):
+        try:
+            same = namespace(array) is xp
+        except TypeError:
+            same = False
+        if not same:
+            raise SpectralError(f"`{name}` must be an array like A ({_type_name(A)}), got {_type_name(array)}")
+        if tuple(array.shape) != tuple(shape) or array.dtype != A.dtype:
+            raise SpectralError(
+                f"`{name}` must have shape {tuple(shape)} and dtype {A.dtype} (of A's), "
+                f"got shape {tuple(array.shape)} and dtype {array.dtype}"
+            )
+
+
+def check_decomposes(xp: Any, A: Array, w: Array, V: Array) -> None:
+    """Check (on readable values, check=True) that ``eig=(w, V)`` is finite and decomposes ``A``:
+    ‖A V − V diag(w)‖_F ≤ τ‖A‖_F and ‖VᵀV − I‖_F ≤ τ√n for every matrix, τ = 64 n ε (ε of A's
+    dtype; a backward-stable eigh is within a few n ε)."""
+    n = A.shape[-1]
+    if n == 0:
+        return
+    A, w, V = (xp.astype(x, working_dtype(xp, x.dtype), copy=False) for x in (A, w, V))
+    if not (bool(xp.all(xp.isfinite(w))) and bool(xp.all(xp.isfinite(V)))):
+        raise SpectralError("`eig` must be finite, got NaN or inf in its eigenvalues or eigenvectors")
+    tol = 64 * n * dtype_eps(xp, A.dtype)
+
+    def frobenius(X: Array) -> Array:
+        return xp.sqrt(xp.sum(X * X, axis=(-2, -1)))
+
+    residual = float(xp.max(frobenius(A @ V - V * w[..., None, :]) / frobenius(A)))
+    eye = xp.eye(n, dtype=A.dtype, device=device(A))
+    orthogonality = float(xp.max(frobenius(V.mT @ V - eye))) / n**0.5
+    if not (residual <= tol or math.isnan(residual)) or not orthogonality <= tol:  # NaN residual: A = 0
+        raise SpectralError(
+            f"`eig` must be an eigendecomposition of A: expected ||A V - V diag(w)|| / ||A|| <= {tol:.3g} and "
+            f"||V^T V - I|| / sqrt(n) <= {tol:.3g}, got {residual:.3g} and {orthogonality:.3g}; compute it "
+            "from this A with an exact eigh forward (sc.eigh(A)), or pass check=False to skip this check"
+        )

@@ -38,6 +38,11 @@ class Op(abc.ABC):
     def forward(self, xp: Any, A: Any, config: Any) -> tuple[Any, Any]:
         """Return (output, residuals for the backward)."""
 
+    def forward_from(self, xp: Any, A: Any, config: Any, eig: tuple[Any, Any]) -> tuple[Any, Any]:
+        """:meth:`forward` from A's eigendecomposition ``eig`` = (w, V), computed once by the caller
+        for several ops (``eig=``); only ops whose public function takes ``eig`` define it."""
+        raise SpectralError(f"{self.name} does not take an eigendecomposition (`eig`)")
+
     @abc.abstractmethod
     def backward(self, xp: Any, config: Any, residuals: Any, cotangent: Any) -> Any:
         """Return gA for the output cotangent (already validated, in the working dtype)."""
@@ -69,6 +74,12 @@ class SecondOrderError(NotImplementedError):
 def second_order_error(op: Op, config: Any) -> SecondOrderError:
     """The error for a second derivative through ``op`` configured with an approximate method."""
     named = [getattr(m, "inner", m) for m in configured_methods(config) if not m.is_exact()]
+    if not named:  # every method is exact: the derivative came from an eigendecomposition given with eig=
+        return SecondOrderError(
+            f"spectralcore.{op.name}: second derivatives are not supported through a result computed from a given "
+            "eigendecomposition (eig=): its first derivative treats the eigendecomposition as fixed, so its own "
+            f"derivative would miss how it moves with A; differentiate {op.name} without eig= to get them"
+        )
     methods = ", ".join(f"{m.kind} '{m.name}'" for m in named)
     return SecondOrderError(
         f"spectralcore.{op.name}: second derivatives are not supported through {methods}: its first derivative "

@@ -70,6 +70,7 @@ def _configure(
     check: bool,
     options: dict[str, Any],
     domain: str | None = None,
+    eig: Any = None,
 ) -> SpectralConfig:
     for name, fn in (("f", f), ("df", df)):
         if not callable(fn):
@@ -77,6 +78,8 @@ def _configure(
                 f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
                 f"namespace{' (the derivative of f)' if name == 'df' else ''}, got {fn!r}"
             )
+    if eig is not None and forward != "eigh":
+        raise SpectralError(f"{call}: `eig` replaces the forward; pass `eig` or `forward`, not both (got {forward!r})")
     slots = [MethodSlot("forward", ("eigh-forward",), forward)]
     if backward != "exact":
         slots.append(MethodSlot("backward", ("eigh-backward",), backward))
@@ -96,7 +99,12 @@ class SpectralFunctionOp(Op):
         return config.domain
 
     def forward(self, xp: Any, A: Any, config: SpectralConfig) -> tuple[Any, Any]:
-        w, V = config.forward(xp, A)
+        return self.forward_from(xp, A, config, config.forward(xp, A))
+
+    def forward_from(self, xp: Any, A: Any, config: SpectralConfig, eig: tuple[Any, Any]) -> tuple[Any, Any]:
+        """V f(Λ) Vᵀ from (Λ, V) = eig; the backward treats it as A's, so gradients reach A only
+        through this op's own rule."""
+        w, V = eig
         fw = config.f(w)
         return apply_function(V, fw), (A, w, V, fw)
 
@@ -135,6 +143,7 @@ def matrix_function(
     forward: str | Method = "eigh",
     backward: str | Method = "exact",
     check: bool = True,
+    eig: Any = None,
     **options: Any,
 ) -> Any:
     """F = V f(Λ) Vᵀ for symmetric ``A`` and an elementwise ``f`` with derivative ``df``.
@@ -145,8 +154,13 @@ def matrix_function(
     Any eigh backward name routes through the eigenvector path instead.
     ``f`` and ``df`` act on arrays of A's namespace (``xp.log`` and ``lambda x: 1 / x``
     give the LogEig layer).
+
+    ``eig=sc.eigh(A)`` reuses one eigendecomposition for several functions of A (it replaces
+    the forward): the result and its gradient are those of the call without it, which treats
+    ``eig`` as fixed, so no derivative flows into it; ``check=True`` verifies that it
+    decomposes A. The same holds for :func:`matrix_power`, :func:`logm` and :func:`expm`.
     """
-    return _configure("matrix_function", f, df, forward, backward, check, options)
+    return _configure("matrix_function", f, df, forward, backward, check, options, eig=eig)
 
 
 @public_op(MATRIX_POWER)
@@ -157,6 +171,7 @@ def matrix_power(
     forward: str | Method = "eigh",
     backward: str | Method = "exact",
     check: bool = True,
+    eig: Any = None,
     **options: Any,
 ) -> Any:
     """A^p = V Λ^p Vᵀ for symmetric ``A``. A non-integer p needs A positive semidefinite (p > 0)
@@ -166,25 +181,37 @@ def matrix_power(
         raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")
     power = Power(float(p))
     domain = None if float(p).is_integer() else "psd" if p > 0 else "pd"
-    return _configure("matrix_power", power.f, power.df, forward, backward, check, options, domain)
+    return _configure("matrix_power", power.f, power.df, forward, backward, check, options, domain, eig)
 
 
 @public_op(LOGM)
 def logm(
-    A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True, **options: Any
+    A: Any,
+    *,
+    forward: str | Method = "eigh",
+    backward: str | Method = "exact",
+    check: bool = True,
+    eig: Any = None,
+    **options: Any,
 ) -> Any:
     """log A = V log(Λ) Vᵀ for symmetric positive definite ``A`` (an error under ``check=True``
     otherwise; NaN with ``check=False``). Backward as :func:`matrix_function`: Daleckii–Krein,
     Γ_ij = (log λi − log λj)/(λi − λj), exact at repeated eigenvalues."""
     log = Log()
-    return _configure("logm", log.f, log.df, forward, backward, check, options, "pd")
+    return _configure("logm", log.f, log.df, forward, backward, check, options, "pd", eig)
 
 
 @public_op(EXPM)
 def expm(
-    A: Any, *, forward: str | Method = "eigh", backward: str | Method = "exact", check: bool = True, **options: Any
+    A: Any,
+    *,
+    forward: str | Method = "eigh",
+    backward: str | Method = "exact",
+    check: bool = True,
+    eig: Any = None,
+    **options: Any,
 ) -> Any:
     """exp A = V exp(Λ) Vᵀ for symmetric ``A``. Backward as :func:`matrix_function`:
     Daleckii–Krein, Γ_ij = (e^λi − e^λj)/(λi − λj), exact at repeated eigenvalues."""
     exp = Exp()
-    return _configure("expm", exp.f, exp.df, forward, backward, check, options)
+    return _configure("expm", exp.f, exp.df, forward, backward, check, options, eig=eig)

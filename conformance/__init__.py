@@ -4,7 +4,7 @@
     assert report.passed, "\\n".join(map(str, report.failures))
 
     fuzzed = spectralcore.conformance.fuzz(method="taylor", cases=10_000)  # the bounded claim
-    assert fuzzed.passed, "\n".join(str(r) for r in fuzzed.results if not r.passed)
+    assert fuzzed.passed, "\\n".join(str(r) for r in fuzzed.results if not r.passed)
 
 Also: ``spectralcore conformance [--fuzz N]`` (CLI) and ``pytest --spectralcore-conformance
 [--sc-fuzz N]``.

@@ -1,6 +1,7 @@
 """Square root in the eigenbasis: the ``eigh`` sqrtm forward and the ``exact`` sqrtm backward.
 
-Forward: S = V Λ^{1/2} Vᵀ, W = V Λ^{-1/2} Vᵀ (eigenvalues below 0 are taken as 0).
+Forward: S = V Λ^{1/2} Vᵀ, W = V Λ^{-1/2} Vᵀ (eigenvalues within rounding below 0 are taken as
+0; further below, outside the domain, the result is NaN).
 Backward: S X + X S = gS solved in the eigenbasis of S (Bartels–Stewart once the
 eigenvectors are known): X = V ((Vᵀ gS V) / (√λi + √λj)) Vᵀ — the Daleckii–Krein rule
 for f = √·, exact at repeated eigenvalues; unbounded only as λi + λj → 0.
@@ -12,12 +13,17 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
+from spectralcore._array import dtype_eps
 from spectralcore.linalg import SOLVERS, eigendecomposition, symmetric_eigh
 from spectralcore.spectral import apply_function, daleckii_krein
 
 
 def _roots(xp: Any, w: Any) -> Any:
-    return xp.sqrt(xp.clip(w, 0, None))
+    """√λ, with λ ∈ [−δ, 0) taken as 0 and NaN below −δ, δ = √ε max|λ|: the rounding that
+    ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
+    max|A| ≤ max|λ|); an A it rejects has no square root, and gets NaN, not a clipped one."""
+    delta = dtype_eps(xp, w.dtype) ** 0.5 * xp.max(xp.abs(w), axis=-1, keepdims=True)
+    return xp.sqrt(xp.where(w < -delta, w, xp.clip(w, 0, None)))
 
 
 @dataclasses.dataclass(frozen=True)

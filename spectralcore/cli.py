@@ -10,6 +10,7 @@ import pathlib
 import sys
 
 from . import __version__, methods
+from .method_table import ACCURACY_LEGEND, CLAIMS_LEGEND, has_third_party, markdown_table, method_record, method_row
 from .registry import load_plugin
 
 KINDS = ("eigh-forward", "eigh-backward", "sqrtm-forward", "sqrtm-backward")
@@ -21,33 +22,15 @@ def _methods(args: argparse.Namespace) -> int:
 
     infos = methods(args.kind)
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "kind": i.kind,
-                        "name": i.name,
-                        "options": i.options,
-                        "claims": sorted(i.claims),
-                        "accuracy": i.accuracy,
-                        "accuracy_opt_out": i.accuracy_opt_out,
-                        "forward_mode": i.forward_mode,
-                        "reference": i.reference,
-                        "source": i.source,
-                    }
-                    for i in infos
-                ],
-                indent=1,
-                default=repr,
-            )
-        )
+        print(json.dumps([method_record(i) for i in infos], indent=1, default=repr))
         return 0
-    show_source = any(i.cls.__module__.split(".")[0] != "spectralcore" for i in infos)  # a third-party method
+    if args.markdown:
+        print(markdown_table(infos))
+        return 0
+    show_source = has_third_party(infos)
     table = Table(
         title="registered methods",
-        caption="claims: E exact, B bounded, T traceable, F forward mode (a backward with a JVP); "
-        "accuracy: the relative error claimed on the conformance suite's separated input "
-        "(--json adds references)",
+        caption=f"{CLAIMS_LEGEND}; {ACCURACY_LEGEND} (--json adds references)",
     )
     table.add_column("name", no_wrap=True)
     if not args.kind:
@@ -57,18 +40,9 @@ def _methods(args: argparse.Namespace) -> int:
     table.add_column("accuracy")
     if show_source:
         table.add_column("source")
-    letters = {"exact": "E", "bounded": "B", "traceable": "T"}
-    for info in infos:
-        row = [info.name] + ([] if args.kind else [info.kind.replace("-", " ")])
-        row += [
-            ", ".join(f"{k}={v!r}" for k, v in info.options.items()) or "-",
-            " ".join(
-                [letters.get(c, c) for c in sorted(info.claims, key=lambda c: (list(letters) + [c]).index(c))]
-                + ["F"] * (info.forward_mode and info.kind.endswith("backward"))
-            ),
-            f"{info.accuracy:g}" if info.accuracy is not None else "opted out",
-        ]
-        table.add_row(*row + ([info.source] if show_source else []))
+    for row in map(method_row, infos):
+        cells = [row.name] + ([] if args.kind else [row.kind]) + [row.options, row.claims, row.accuracy]
+        table.add_row(*cells + ([row.source] if show_source else []))
     Console().print(table)
     return 0
 
@@ -234,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     meth = sub.add_parser("methods", help="list every registered method", parents=[plugins])
     meth.add_argument("--kind", choices=KINDS, help="only methods of this kind")
     meth.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    meth.add_argument("--markdown", action="store_true", help="print a Markdown table with references")
     conf = sub.add_parser("conformance", help="run the conformance suite on the installed backends", parents=[plugins])
     conf.add_argument("--method", action="append", help="a registered method name (repeatable; default: all)")
     conf.add_argument("--kind", choices=KINDS, help="only methods of this kind")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import textwrap
 import pytest
 
 import spectralcore as sc
+from spectralcore.method_table import markdown_table
 
 PLUGIN = textwrap.dedent("""
     import dataclasses, spectralcore as sc
@@ -131,3 +133,16 @@ def test_errors_are_one_line(args, message, tmp_path):
 def test_a_selection_of_nothing_says_why(tmp_path):
     out = cli("conformance", "--backend", "numpy", "--device", "cuda", cwd=tmp_path)
     assert out.returncode == 2 and "nothing to run" in out.stdout and "numpy" in out.stdout
+
+
+def test_readme_methods_table_is_the_registry(tmp_path):
+    """README's Methods table is `spectralcore methods --markdown` (built-in methods), verbatim."""
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    start, end = "<!-- methods:start (generated: spectralcore methods --markdown) -->\n", "<!-- methods:end -->"
+    table = readme[readme.index(start) + len(start) : readme.index(end)]
+    builtin = [i for i in sc.methods() if i.source.startswith("spectralcore.")]
+    assert table == markdown_table(builtin) + "\n", "regenerate README's table with `spectralcore methods --markdown`"
+    assert table.splitlines()[0].startswith("| kind | name |") and len(table.splitlines()) == 2 + len(builtin) > 10
+    if len(builtin) == len(sc.methods()):  # no third-party plugin installed: the command prints exactly this
+        out = cli("methods", "--markdown", cwd=tmp_path)
+        assert out.returncode == 0 and out.stdout == table

@@ -62,8 +62,8 @@ class HybridSchedule:
     first: Mapping[str, Any] = dataclasses.field(default_factory=lambda: dict(NEWTON_SCHULZ))
     then: Mapping[str, Any] = dataclasses.field(default_factory=lambda: dict(SVD_PADE))
     switched_at: int | None = None
-    _started: bool = dataclasses.field(default=False, repr=False)
-    _log_conditions: list[float] = dataclasses.field(default_factory=list, repr=False)
+    _started: bool = dataclasses.field(default=False, init=False, repr=False)
+    _log_conditions: list[float] = dataclasses.field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.switch_epoch is None and self.max_condition is None:

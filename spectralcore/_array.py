@@ -43,13 +43,15 @@ def namespace(*arrays: Array) -> Any:
 
 
 def device(x: Array) -> Any:
-    """The device of ``x``, like ``array_api_compat.device``: the standard's ``x.device``
-    attribute, else (no such attribute, or None: NumPy < 2, a JAX tracer; a method: older JAX)
-    array_api_compat's answer. Where both exist they agree."""
+    """The device to create arrays on beside ``x``, like ``array_api_compat.device``: the
+    standard's ``x.device`` attribute, else (no such attribute, or None: NumPy < 2, a JAX tracer;
+    a method: older JAX) array_api_compat's answer. Where both exist they agree. For an array
+    spread over several devices (a JAX array whose sharding spans more than one) it is None: an
+    n × n constant cannot take the batch's sharding, and the framework places it beside ``x``."""
     d = getattr(x, "device", None)
     if d is None or isinstance(d, types.MethodType):  # not inspect.ismethod: older Dynamo skips inspect
-        return _compat_device(x)
-    return d
+        d = _compat_device(x)
+    return None if len(getattr(d, "device_set", ())) > 1 else d
 
 
 def sym(x: Array) -> Array:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -449,7 +450,9 @@ def test_eigh_result_pytree_in_fresh_interpreter(tmp_path):
         w, V = jax.jit(lambda X: sc.vjp(sc.eigh, X)[0])(A)
         print("jit ok")
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir()
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "leaves 2" in proc.stdout and "jit ok" in proc.stdout, proc.stdout
 

@@ -38,16 +38,22 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
 
 RTOL = 1e-5  # of max |g|, float32
 TIMEOUT = 180  # seconds per subprocess; each takes a few seconds
+# the subprocesses run outside the checkout, so they import the installed spectralcore as this
+# process does (`python -c` puts the working directory, a checkout's spectralcore/, first on sys.path)
+CWD = tempfile.gettempdir()
 
 
 def _run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=CWD
+    )
     assert proc.returncode == 0, (
         f"subprocess failed (rc {proc.returncode})\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-6000:]}"
     )
@@ -224,6 +230,7 @@ def test_torch_ddp_gives_single_process_gradients(tmp_path):
         subprocess.Popen(
             [sys.executable, "-c", TORCH_SCRIPT, "ddp", str(paths[r])],
             env=dict(env, RANK=str(r)),
+            cwd=CWD,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -235,6 +242,7 @@ def test_torch_ddp_gives_single_process_gradients(tmp_path):
         proc = subprocess.run(
             [sys.executable, "-c", TORCH_SCRIPT, "single", str(reference_path)],
             env=env,
+            cwd=CWD,
             capture_output=True,
             text=True,
             timeout=TIMEOUT,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 import warnings
 
@@ -533,7 +534,13 @@ def test_compile_as_first_call():
         f = torch.compile(lambda A: sc.sqrtm(A, check=False), backend="eager")
         print(f(2 * torch.eye(3)).diagonal().tolist())
     """)
-    r = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tempfile.gettempdir(),
+    )
     errors = [line for line in r.stderr.splitlines() if "Error:" in line]
     assert r.returncode == 0, errors[-1] if errors else r.stderr[-500:]
     assert "1.41421" in r.stdout

@@ -88,6 +88,18 @@ def _without_autocast(A: Any) -> Any:
     return torch.autocast(A.device.type, enabled=False)
 
 
+def _assume_constant_result(fn: Any) -> Any:
+    """``torch.compiler.assume_constant_result`` without importing torch._dynamo (about 2 s)
+    where nothing has yet: it only sets the attribute Dynamo reads when it traces ``fn``, which is
+    what this sets then (tests/test_torch_adapter.py checks that the two set the same)."""
+    if "torch._dynamo" in sys.modules:
+        import torch
+
+        return torch.compiler.assume_constant_result(fn)
+    fn._dynamo_marked_constant = True
+    return fn
+
+
 _FUNCTIONS: tuple[type, type] | None = None
 
 
@@ -111,7 +123,7 @@ def _define_functions() -> tuple[type, type]:
         serialized_type_name="spectralcore.EighResult",
     )
 
-    add_marker(torch.compiler.assume_constant_result)  # torch.compile runs them instead of tracing NumPy
+    add_marker(_assume_constant_result)  # torch.compile runs them instead of tracing NumPy
     # sc.sqrtm(A) & co. take A's namespace from this registration, not from array_api_compat's
     # lru_cache-wrapped type tests, which torch.compile would trace (warning once for each)
     register_namespace(torch.Tensor, importlib.import_module("array_api_compat.torch"))

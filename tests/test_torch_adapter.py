@@ -544,3 +544,28 @@ def test_compile_as_first_call():
     errors = [line for line in r.stderr.splitlines() if "Error:" in line]
     assert r.returncode == 0, errors[-1] if errors else r.stderr[-500:]
     assert "1.41421" in r.stdout
+
+
+def test_import_after_torch_leaves_dynamo_unloaded_and_compile_still_folds_constants():
+    """``import torch, spectralcore`` does not import torch._dynamo (it cost about 2 s): the
+    trace-time constants get the attribute assume_constant_result sets, which this checks is the
+    public API's own; a later fullgraph compile of the MPA square root (whose coefficients are such
+    constants) then traces in one graph and gives the eager numbers."""
+    code = textwrap.dedent("""
+        import sys, torch, spectralcore as sc
+        from spectralcore.adapters import torch as adapter
+        assert "torch._dynamo" not in sys.modules, "import spectralcore loaded torch._dynamo"
+        def ours(): pass
+        def theirs(): pass
+        adapter._assume_constant_result(ours)
+        torch.compiler.assume_constant_result(theirs)
+        assert vars(ours) == vars(theirs) and vars(ours), (vars(ours), vars(theirs))
+        A = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
+        f = lambda A: sc.sqrtm(A, forward="mpa", backward="lyapunov", check=False)
+        compiled = torch.compile(f, fullgraph=True, backend="eager")
+        print(float((compiled(A) - f(A)).abs().max()))
+    """)
+    command = [sys.executable, "-W", "ignore", "-c", code]
+    r = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert float(r.stdout.strip().splitlines()[-1]) < 1e-12

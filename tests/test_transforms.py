@@ -1,4 +1,4 @@
-"""Every transform of torch and JAX on every op: the README's transform table, cell by cell.
+"""Every transform of torch and JAX on every op: the transform table of docs/transforms.md, cell by cell.
 
 Each case is a scalar loss L(A) of one op with one configuration (the exact default and
 approximate methods, the eigenvector path, power iteration). References, none of which goes

@@ -135,7 +135,7 @@ class TooInaccurate(Taylor):
 # ------------------------------------------------------------------ holes a method could hide in
 @dataclasses.dataclass(frozen=True)
 class Cauchy(sc.KernelBackward):
-    """The README's example, bounded and traceable, declaring no accuracy."""
+    """The example of docs/plugins.md, bounded and traceable, declaring no accuracy."""
 
     name = "cauchy"
     claims = frozenset({"bounded", "traceable"})

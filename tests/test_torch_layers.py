@@ -160,7 +160,7 @@ def test_gradients_finite_on_degenerate_batches(rng, kwargs):
 @pytest.mark.parametrize("backward", ["exact", "pade"])
 def test_plain_eigh_autograd_is_not_finite_on_degenerate_batches(rng, backward):
     """What the robust methods replace: 1/(λi − λj) at the tied ε eigenvalues (``pade`` is the
-    exact rule in floating point, README "Padé"); the test above would catch it."""
+    exact rule in floating point, docs/methods/index.md, "Padé"); the test above would catch it."""
     x = degenerate_batches(rng)["identical"].requires_grad_()
     y = ZCAWhitening(C, via="eigh", backward=backward)(x)
     (y * torch.randn_like(y)).sum().backward()

@@ -1,5 +1,6 @@
-"""Scaling table (issue "GPU speed"): forward + backward time of every sqrtm method combination
-and every eigh backward through spectralcore, on torch (autograd through the adapter) and JAX
+"""Scaling table (issue "GPU speed"): forward + backward time of the report's sqrtm method
+combinations (``SQRTM`` in spectralcore/report/sections/speed.py) and every eigh backward
+through spectralcore, on torch (autograd through the adapter) and JAX
 (``jax.jit(jax.grad(...))`` through the adapter), float32, against three baselines measured in
 the same run: torch.linalg.eigh autograd, jnp.linalg.eigh autograd under jit (both computing
 the square root V diag(√λ) Vᵀ) and plain Newton–Schulz (5 iterations, autodiff, written

@@ -13,17 +13,14 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
-from spectralcore._array import dtype_eps
+from spectralcore._array import rounding_clip
 from spectralcore.linalg import SOLVERS, eigendecomposition, symmetric_eigh
 from spectralcore.spectral import apply_function, daleckii_krein
 
 
 def _roots(xp: Any, w: Any) -> Any:
-    """√λ, with λ ∈ [−δ, 0) taken as 0 and NaN below −δ, δ = √ε max|λ|: the rounding that
-    ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
-    max|A| ≤ max|λ|); an A it rejects has no square root, and gets NaN, not a clipped one."""
-    delta = dtype_eps(xp, w.dtype) ** 0.5 * xp.max(xp.abs(w), axis=-1, keepdims=True)
-    return xp.sqrt(xp.where(w < -delta, w, xp.clip(w, 0, None)))
+    """√λ; eigenvalues within rounding below 0 count as 0, further below give NaN (``rounding_clip``)."""
+    return xp.sqrt(rounding_clip(xp, w))
 
 
 @dataclasses.dataclass(frozen=True)

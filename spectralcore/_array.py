@@ -100,6 +100,15 @@ def dtype_eps(xp: Any, dtype: Any) -> float:
     return float(xp.finfo(dtype).eps)
 
 
+def rounding_clip(xp: Any, w: Array) -> Array:
+    """Eigenvalues w (..., n) with those in [−δ, 0) set to 0, δ = √ε max|λ|: the rounding that
+    ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
+    max|A| ≤ max|λ|). Those below −δ stay negative: there A is outside the domain of a square
+    root or fractional power, which then gives NaN, not the value of a clipped spectrum."""
+    delta = dtype_eps(xp, w.dtype) ** 0.5 * xp.max(xp.abs(w), axis=-1, keepdims=True)
+    return xp.where(w < -delta, w, xp.clip(w, 0, None))
+
+
 def rounding_floor(xp: Any, w: Array) -> Array:
     """n ε max(max|λ|, tiny), shape (...): the eigensolver's backward error for eigenvalues w
     (..., n); below it an eigenvalue cannot be told from zero (tiny, the smallest normal

@@ -202,7 +202,7 @@ def _explicit(name: str, fn: PublicOp[..., Any], A: Any, args: Any, kwargs: Any)
     if op is None:
         raise SpectralError(
             f"{name} expects a spectralcore op (sc.eigh, sc.sqrtm, sc.invsqrtm, sc.matrix_power, "
-            f"sc.matrix_function), got {fn!r}"
+            f"sc.matrix_function, sc.logm, sc.expm), got {fn!r}"
         )
     config = fn.configure(A, *args, **kwargs)
     xp = namespace(A)

@@ -105,6 +105,25 @@ def test_sqrt_forward_matches_sqrtm(rng):
     assert rel_err(sc.matrix_power(a, 0.5), np.real(sl.sqrtm(a))) < 1e-12
 
 
+def test_fractional_powers_of_a_singular_covariance(rng):
+    """A rank-2 covariance in 6 channels: its zero eigenvalues come out of the eigensolver within
+    rounding of 0, some below it, and check=True accepts it. A^½ and A^1.5 are then numbers equal
+    to SciPy's (they gave NaN: λ^p of a rounding-negative λ), as sqrtm's are; an A with an
+    eigenvalue clearly below 0 gives NaN with check=False, not the power of a clipped spectrum."""
+    x = rng.standard_normal((6, 2))
+    a = x @ x.T
+    assert np.linalg.eigvalsh(a).min() < 0  # rounding below zero: the case at stake (seeded)
+    for p in (0.5, 1.5):
+        expected = np.real(sl.fractional_matrix_power(a, p))
+        assert rel_err(sc.matrix_power(a, p), expected) < 1e-7
+    assert rel_err(sc.matrix_power(a, 0.5), sc.sqrtm(a)) < 1e-12
+    indefinite = random_orthogonal(rng, 3) @ np.diag([-0.5, 1.0, 2.0]) @ random_orthogonal(rng, 3).T
+    indefinite = (indefinite + indefinite.T) / 2
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(sc.matrix_power(indefinite, 0.5, check=False)).all()
+        assert np.isnan(sc.sqrtm(indefinite, check=False)).all()
+
+
 @pytest.mark.parametrize("name", list(FUNCTIONS))
 def test_batched_equals_loop(rng, name):
     call, _, _, _ = FUNCTIONS[name]

@@ -9,7 +9,7 @@ import numbers
 from collections.abc import Callable
 from typing import Any, cast
 
-from .._array import namespace
+from .._array import namespace, rounding_clip
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, Method
 from ..spectral import apply_function, daleckii_krein, divided_differences, eigen_cotangents, eigen_tangent
@@ -19,15 +19,20 @@ from .base import MethodSlot, Op, resolve_methods
 
 @dataclasses.dataclass(frozen=True)
 class Power:
-    """f(λ) = λ^p and f′(λ) = p λ^{p−1} (hashable, so configs stay static under jit)."""
+    """f(λ) = λ^p and f′(λ) = p λ^{p−1} (hashable, so configs stay static under jit). For a
+    non-integer p, eigenvalues within rounding below 0 count as 0 (``rounding_clip``), as for
+    the square roots: a rank-deficient covariance that ``check=True`` accepts gets a number."""
 
     p: float
 
+    def _base(self, w: Any) -> Any:
+        return w if float(self.p).is_integer() else rounding_clip(namespace(w), w)
+
     def f(self, w: Any) -> Any:
-        return w**self.p
+        return self._base(w) ** self.p
 
     def df(self, w: Any) -> Any:
-        return self.p * w ** (self.p - 1)
+        return self.p * self._base(w) ** (self.p - 1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,11 +35,20 @@ def _eigh(A):
     return w[..., None, :] + V * V
 
 
+def _shared(A):
+    """log A and A^-½ from one eigendecomposition (``eig=``)."""
+    E = sc.eigh(A)
+    return sc.logm(A, eig=E) + sc.matrix_power(A, -0.5, eig=E)
+
+
 CASES = {
     "eigh-taylor": _eigh,
     "sqrtm-mpa-lyapunov": lambda A: sc.sqrtm(A, forward="mpa", backward="lyapunov"),
     "invsqrtm-newton-schulz": lambda A: sc.invsqrtm(A, forward="newton-schulz", backward="newton-schulz"),
     "matrix_power": lambda A: sc.matrix_power(A, 0.5),
+    "logm": lambda A: sc.logm(A),
+    "expm": lambda A: sc.expm(A),
+    "shared-eig": _shared,
 }
 
 

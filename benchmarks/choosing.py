@@ -564,6 +564,23 @@ def picks(guide: Guide, case: UseCase) -> tuple[str, str]:
     return best, text(ranked[1]) if len(ranked) > 1 else "—"
 
 
+def only_zeros(guide: Guide, case: UseCase) -> str:
+    """Where nothing meets the rule: the configurations whose only miss is the zero-eigenvalue
+    input, which a ridge A + εI (what whitening-and-colouring implementations add) keeps away."""
+    ranked = guide.ranking(case)
+    if not ranked or not ranked[0].failures(case):
+        return ""
+    near = [row for row in ranked if row.failures(case) == ["unbounded (zero eigenvalues)"]]
+    if not near:
+        return ""
+    calls = ", ".join(f"`{row.config.label}`" for row in near)
+    verb = "misses" if len(near) == 1 else "miss"
+    return (
+        f"{calls} {verb} the rule only on the zero-eigenvalue input: with a ridge A + εI, which keeps "
+        "every eigenvalue at least ε, that input does not arise."
+    )
+
+
 def section(guide: Guide, case: UseCase) -> str:
     """One use case: the decision table, the recommendation, the table against κ."""
     rows = guide.tables[case.key]
@@ -600,7 +617,8 @@ def section(guide: Guide, case: UseCase) -> str:
             f"## {case.title}",
             f"Loss: {case.what}. At ties the loss is {ties_note}; at zero eigenvalues it is {zeros_note}.",
             table(headers, decision),
-            f"**Recommended: {best}.** Runner-up: {runner_up}.",
+            f"**Recommended: {best}.** Runner-up: {runner_up}."
+            + (f" {hint}" if (hint := only_zeros(guide, case)) else ""),
             f"Accuracy against the condition number (n = {guide.settings['kappa_n']}, relative errors):",
             table(["configuration", "dtype", *kappa_headers], kappa),
         ]
@@ -617,7 +635,8 @@ def summary(guide: Guide) -> str:
     for case in USE_CASES:
         if case.key in guide.tables:
             best, runner_up = picks(guide, case)
-            lines.append(f"* {case.title} → {best}; runner-up {runner_up}")
+            ridge = " (a ridge A + εI keeps away the only input it fails)" if only_zeros(guide, case) else ""
+            lines.append(f"* {case.title} → {best}{ridge}; runner-up {runner_up}")
     return "\n".join(lines)
 
 

@@ -262,3 +262,18 @@ def test_readme_has_the_generated_summary(choosing):
     assert "python benchmarks/choosing.py --write --readme README.md" in marked
     for use in choosing.USE_CASES:
         assert f"* {use.title} → " in marked
+
+
+def test_ridge_hint_names_exactly_the_configurations_failing_only_at_zero(guide, choosing):
+    for case in choosing.USE_CASES:
+        if case.key not in guide.tables:
+            continue
+        ranked = guide.ranking(case)
+        hint = choosing.only_zeros(guide, case)
+        near = [row for row in ranked if row.failures(case) == ["unbounded (zero eigenvalues)"]]
+        if not ranked[0].failures(case) or not near:
+            assert hint == "", case.key
+        else:
+            assert all(f"`{row.config.label}`" in hint for row in near) and "ridge" in hint, case.key
+    # whitening and colouring: d√λ is infinite at the singular style covariance's zero eigenvalues
+    assert "ridge" in choosing.only_zeros(guide, next(c for c in choosing.USE_CASES if c.pair))

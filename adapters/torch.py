@@ -80,6 +80,26 @@ def _residuals(call: _Call, A: Any, leaves: list, recorded: bool) -> tuple[Any, 
     return detached, _unflatten(call.spec, (detached, *leaves))
 
 
+def _differentiable_again(A: Any) -> bool:
+    """Whether the derivative being computed inside the Function may itself be differentiated:
+    outside functorch, when grad mode is on (create_graph) and A requires grad; inside a
+    torch.func transform, when A is also wrapped by a differentiating (non-batching) transform
+    other than the current one, or requires grad beneath. torch.func.grad always runs the
+    backward with grad mode on, so this is what spares its first derivative a recorded
+    recomputation of the forward (it is conservative: grad of vmap still records)."""
+    import torch
+
+    functorch = torch._C._functorch
+    level = functorch.maybe_current_level()
+    if level is None:
+        return torch.is_grad_enabled() and A.requires_grad
+    while functorch.is_functorch_wrapped_tensor(A):
+        if functorch.maybe_get_level(A) != level and not functorch.is_batchedtensor(A):
+            return True
+        A = functorch.get_unwrapped(A)
+    return bool(A.requires_grad)
+
+
 def _without_autocast(A: Any) -> Any:
     """torch.autocast disabled on A's device: the methods choose their own precision (torch is
     imported here because Dynamo cannot trace autocast reached through a closure's module)."""
@@ -196,11 +216,12 @@ def _define_functions() -> tuple[type, type]:
             cotangent = grads[:2] if call.eigh else grads[0]
             outputs = leaves[call.eig :]
             shapes = call.op.cotangent_shapes(A, EighResult(*outputs[:2]) if call.eigh else outputs[0])
-            recorded = torch.is_grad_enabled() and exactly_differentiable(call.config)
+            exact = exactly_differentiable(call.config)
+            recorded = exact and torch.is_grad_enabled() and _differentiable_again(A)
             with _without_autocast(A):
                 used, residuals = _residuals(call, A, leaves, recorded)
                 gA = run_backward(call.op, call.xp, used, call.config, residuals, shapes, cotangent)
-            if torch.is_grad_enabled() and not recorded:
+            if torch.is_grad_enabled() and not exact:
                 gA = guarded(gA, call, A, *grads)
             return gA, None, None, None
 
@@ -212,12 +233,13 @@ def _define_functions() -> tuple[type, type]:
         def jvp(ctx: Any, dA: Any, _: Any, dw: Any, dV: Any) -> Any:  # no derivative flows from eig
             call = ctx.call
             A, *leaves = ctx.saved_tensors
-            recorded = exactly_differentiable(call.config)  # an outer transform may differentiate it
+            exact = exactly_differentiable(call.config)
+            recorded = exact and _differentiable_again(A)  # an outer transform may differentiate it
             with _without_autocast(A):
                 used, residuals = _residuals(call, A, leaves, recorded)
                 tangent = run_jvp(call.op, call.xp, used, call.config, residuals, dA)
             tangent = tangent if call.eigh else (tangent,)
-            if not recorded:
+            if not exact:
                 tangent = tuple(guarded(t, call, A, dA) for t in tangent)
             return (*tangent, *[None] * (len(leaves) - call.eig - len(tangent)))
 

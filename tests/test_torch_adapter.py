@@ -569,3 +569,32 @@ def test_import_after_torch_leaves_dynamo_unloaded_and_compile_still_folds_const
     r = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
     assert r.returncode == 0, r.stderr[-2000:]
     assert float(r.stdout.strip().splitlines()[-1]) < 1e-12
+
+
+def test_func_grad_of_an_exact_op_computes_the_forward_once_and_nested_transforms_still_differentiate_it(rng):
+    """torch.func.grad runs the backward with grad mode on, as if create_graph=True; an exact
+    configuration used to recompute its forward there, with recording, in case the derivative
+    were differentiated again (twice the eigh). Now only a transform that does differentiate it
+    (grad of grad, jvp of grad) gets the recording, and its second derivatives match differences."""
+    a = with_spectrum(rng, [0.5, 1.0, 1.5, 2.0, 3.0])  # separated: second derivatives go through eigh's
+    G = rng.standard_normal((5, 5))
+    W, D = rng.standard_normal((5, 5)), rng.standard_normal((5, 5))
+    D = (D + D.T) / 2
+
+    def loss(A):
+        return (sc.sqrtm(A) * torch.asarray(G)).sum()
+
+    A = torch.asarray(a)
+    with torch.profiler.profile() as profile:
+        g = torch.func.grad(loss)(A)
+    eighs = [e for e in profile.events() if e.name == "aten::_linalg_eigh"]
+    assert len(eighs) == 1, [e.name for e in eighs]
+    pullback = lambda x: sc.vjp(sc.sqrtm, x)[1](G)  # noqa: E731 - the NumPy reference gradient
+    assert rel_err(g, pullback(a)) < 1e-12
+    h = 1e-5
+    hvp = (pullback(a + h * D) - pullback(a - h * D)) / (2 * h)
+    _, tangent = torch.func.jvp(torch.func.grad(loss), (A,), (torch.asarray(D),))
+    assert rel_err(tangent, hvp) < 1e-6
+    second = torch.func.grad(lambda A: (torch.func.grad(loss)(A) * torch.asarray(W)).sum())(A)
+    expected = fd_gradient(lambda x: float(np.sum(W * pullback(x))), a, h=1e-5)
+    assert rel_err(second, expected) < 1e-6

@@ -17,12 +17,12 @@ from .validation import (
     RESIDUAL_WARNING,
     AccuracyWarning,
     SpectralError,
+    as_eigendecomposition,
     check_cotangent,
     check_decomposes,
     check_definite,
     check_eigendecomposition,
     check_matrix,
-    eigendecomposition,
     working_dtype,
 )
 
@@ -118,7 +118,7 @@ def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op, eig: Any) -> tupl
     values = adapter.inspectable(A) if config.check else None
     check_matrix(xp, A if values is None else values, check_values=values is not None)
     if eig is not None:
-        w, V = eig = eigendecomposition(eig)
+        w, V = eig = as_eigendecomposition(eig)
         check_eigendecomposition(xp, A, w, V)
         readable = None if values is None else (adapter.inspectable(w), adapter.inspectable(V))
         if readable is not None and all(x is not None for x in readable):

@@ -126,7 +126,7 @@ def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
     )
 
 
-def eigendecomposition(eig: Any) -> tuple[Array, Array]:
+def as_eigendecomposition(eig: Any) -> tuple[Array, Array]:
     """``(w, V)`` from ``eig=``: an :class:`~spectralcore.EighResult` or any pair of arrays
     (``torch.linalg.eigh``'s result included)."""
     try:

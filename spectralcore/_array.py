@@ -109,12 +109,19 @@ def rounding_clip(xp: Any, w: Array) -> Array:
     return xp.where(w < -delta, w, xp.clip(w, 0, None))
 
 
+def spectral_scale(xp: Any, w: Array) -> Array:
+    """max(max|λ|, tiny) = max(‖A‖₂, tiny), shape (...), for eigenvalues w (..., n): each matrix's
+    own spectral scale, the unit every relative threshold of a method is measured in. It is
+    equivariant (cA has scale |c| times A's), invariant under A → QAQᵀ, defined for indefinite A,
+    and read off the eigenvalues a backward already has; tiny, the smallest normal number, keeps
+    it positive for the zero matrix."""
+    return xp.clip(xp.max(xp.abs(w), axis=-1), xp.finfo(w.dtype).smallest_normal, None)
+
+
 def rounding_floor(xp: Any, w: Array) -> Array:
     """n ε max(max|λ|, tiny), shape (...): the eigensolver's backward error for eigenvalues w
-    (..., n); below it an eigenvalue cannot be told from zero (tiny, the smallest normal
-    number, keeps the floor positive for the zero matrix)."""
-    top = xp.clip(xp.max(xp.abs(w), axis=-1), xp.finfo(w.dtype).smallest_normal, None)
-    return w.shape[-1] * dtype_eps(xp, w.dtype) * top
+    (..., n); below it an eigenvalue cannot be told from zero (:func:`spectral_scale`)."""
+    return w.shape[-1] * dtype_eps(xp, w.dtype) * spectral_scale(xp, w)
 
 
 def pair_sign(xp: Any, w: Array) -> Array:

@@ -7,7 +7,7 @@ from typing import Any
 
 from array_api_compat import is_numpy_array
 
-from ._array import Array, device, dtype_eps, namespace
+from ._array import Array, device, dtype_eps, namespace, rounding_floor, scale_matrix
 
 
 class SpectralError(ValueError):
@@ -98,31 +98,45 @@ DOMAINS = {"psd": "positive semidefinite", "pd": "positive definite"}
 
 
 def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
-    """Check that A is positive semidefinite ("psd": λmin ≥ −δ) or definite ("pd": λmin > 0),
-    δ = √ε max|A| (the symmetry check's tolerance: rounding of a PSD matrix stays inside it).
+    """Check that A is positive semidefinite ("psd": λmin ≥ −δ, δ = √ε max|A|, the symmetry
+    check's tolerance: rounding of a PSD matrix stays inside it) or definite ("pd": λmin > τ,
+    τ = n ε max|λ|, the eigensolver's backward error ``rounding_floor``: an eigenvalue below it
+    cannot be told from zero, so a matrix singular to working precision is singular whatever
+    sign rounding gave its lowest eigenvalue).
 
-    The test is a Cholesky factorisation of A + δI (psd) or A (pd), about n³/3 flops, a third of
-    a matrix product; only a failure pays for the eigenvalues the error names.
+    Both are per matrix. The fast test is a Cholesky factorisation of A + δI (psd) or of
+    A − n² ε max|A| I (pd; n² ε max|A| ≥ τ since max|λ| ≤ n max|A|), about n³/3 flops, a third
+    of a matrix product; where it fails, the eigenvalues decide, and the error names the lowest.
     """
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
-    scale = float(xp.max(xp.abs(work))) if work.shape[-1] else 0.0
-    delta = dtype_eps(xp, work.dtype) ** 0.5 * scale
-    shifted = work + delta * xp.eye(work.shape[-1], dtype=work.dtype, device=device(work)) if domain == "psd" else work
+    n, eps = work.shape[-1], dtype_eps(xp, work.dtype)
+    scale = xp.max(xp.abs(work), axis=(-2, -1))  # per matrix, never the batch's
+    delta = eps**0.5 * scale
+    shift = delta if domain == "psd" else -(n * n * eps) * scale
     try:
-        ok = bool(xp.all(xp.isfinite(xp.linalg.cholesky(shifted))))
+        eye = xp.eye(n, dtype=work.dtype, device=device(work))
+        ok = bool(xp.all(xp.isfinite(xp.linalg.cholesky(work + scale_matrix(shift) * eye))))
     except Exception:  # noqa: BLE001 - NumPy, torch and CuPy raise where JAX returns NaN
         ok = False
     if ok:
         return
     w = xp.linalg.eigvalsh(work)
-    lowest = float(xp.min(w))
-    if domain == "psd" and lowest >= -delta or domain == "pd" and lowest > 0:
+    lowest = xp.min(w, axis=-1)
+    floors = -delta if domain == "psd" else rounding_floor(xp, w)
+    bad = lowest < floors if domain == "psd" else lowest <= floors
+    if not bool(xp.any(bad)):
         return  # Cholesky's own rounding at the boundary: the eigenvalues say A is inside
-    bound = f">= -{delta:.3g} (-sqrt(eps) * max|A|)" if domain == "psd" else "> 0"
+    worst = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
+    lowest_bad, top, floor = (float(xp.reshape(x, (-1,))[worst]) for x in (lowest, xp.max(w, axis=-1), floors))
+    bound = (
+        f">= {floor:.3g} (-sqrt(eps) * max|A|)"
+        if domain == "psd"
+        else f"> {floor:.3g} (n * eps * max|eigenvalue|: below it A is singular to working precision)"
+    )
     raise SpectralError(
         f"{what} needs a {DOMAINS[domain]} `A`: expected every eigenvalue {bound}, got "
-        f"{lowest:.3g} (largest {float(xp.max(w)):.3g}); pass check=False to skip this check "
-        "(the result is then not a number or wrong where A is outside)"
+        f"{lowest_bad:.3g} (largest {top:.3g}); "
+        "pass check=False to skip this check (the result is then not a number or wrong where A is outside)"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -201,6 +203,60 @@ def test_matrix_power_domain_follows_p(rng):
     with pytest.raises(sc.SpectralError, match="matrix_power .* needs a positive definite"):
         sc.matrix_power(with_spectrum(rng, [2.0, 0.0, 0.5]), -0.5)
     assert np.isnan(sc.matrix_power(A, 0.5, check=False)).any()  # check=False: NaN where A is outside
+
+
+SINGULAR_OPS = {
+    "invsqrtm": sc.invsqrtm,
+    "logm": sc.logm,
+    "matrix_power(-0.5)": lambda A, **kw: sc.matrix_power(A, -0.5, **kw),
+    "matrix_power(-2.5)": lambda A, **kw: sc.matrix_power(A, -2.5, **kw),
+}
+
+
+def _framework(backend, dtype):
+    """(convert, context): arrays of ``backend`` and the context they keep ``dtype`` in (JAX: x64)."""
+    if backend == "numpy":
+        return np.asarray, contextlib.nullcontext()
+    mod = pytest.importorskip(backend)
+    if backend == "torch":
+        return mod.asarray, contextlib.nullcontext()
+    return mod.numpy.asarray, mod.enable_x64(dtype == np.float64)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", SINGULAR_OPS)
+def test_singular_to_working_precision_is_singular(rng, backend, dtype, op):
+    """An eigenvalue that is 0 in exact arithmetic comes out within a few ε λmax of 0, positive
+    or negative by the BLAS: below the floor n ε λmax (about 10 × that rounding here) it is an
+    error whichever sign it got, at every scale; 1e-3 λmax (float32) or 1e-8 λmax (float64),
+    far above the floor, is accepted. Neither verdict depends on rounding."""
+    fn, (convert, context) = SINGULAR_OPS[op], _framework(backend, dtype)
+    low = 1e-3 if dtype == np.float32 else 1e-8
+    with context:
+        for c in (1e-8, 1.0, 1e8):
+            singular = convert((c * with_spectrum(rng, [5.0, 0.0, 0.5, 2.0])).astype(dtype))
+            with pytest.raises(sc.SpectralError, match=r"positive definite `A`: .*singular to working precision"):
+                fn(singular)
+            fine = convert((c * with_spectrum(rng, [5.0, low * 5.0, 0.5, 2.0])).astype(dtype))
+            assert fine.dtype == singular.dtype and str(fine.dtype).endswith(np.dtype(dtype).name)
+            assert np.all(np.isfinite(np.asarray(fn(fine))))
+
+
+def test_definiteness_is_judged_per_matrix(rng):
+    """A matrix at scale 1e-8 with an eigenvalue of −0.1 × its own scale is not positive
+    semidefinite, next to a matrix of scale 1 in the same batch (a batch-wide tolerance,
+    √ε · 1 = 1.5e-8, would have let it through); likewise a singular one at scale 1e-8 beside a
+    definite one at scale 1 (the floor n ε λmax is its own: 4e-23)."""
+    big = with_spectrum(rng, [1.0, 0.5, 0.25])
+    small_indefinite = 1e-8 * with_spectrum(rng, [1.0, -0.1, 0.5])
+    with pytest.raises(sc.SpectralError, match=r"needs a positive semidefinite `A`: .* got -1e-09"):
+        sc.sqrtm(np.stack([big, small_indefinite]))
+    small_singular = 1e-8 * with_spectrum(rng, [1.0, 0.0, 0.5])
+    with pytest.raises(sc.SpectralError, match="singular to working precision"):
+        sc.invsqrtm(np.stack([big, small_singular]))
+    small_definite = 1e-8 * with_spectrum(rng, [1.0, 1e-6, 0.5])
+    assert np.all(np.isfinite(sc.invsqrtm(np.stack([big, small_definite]))))
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])

@@ -1,7 +1,10 @@
-"""eigh backward ``clip`` (SVD-Trunc, ICCV 2021 eq. 12): K̃_ij = sign(j − i) · min(1/|λj − λi|, T).
+"""eigh backward ``clip`` (SVD-Trunc, ICCV 2021 eq. 12): K̃_ij = sign(j − i) · min(1/|λj − λi|, T/s).
 
-Exact where |λj − λi| > 1/T; bounded by T everywhere. The sign follows index order, so
-tied pairs get ±T and K̃ stays antisymmetric. Default T = 1e10 (the ICCV 2021 setting).
+s = max|λ| of each matrix (``relative=True``, default: the clip scales with A, so
+K̃(cA) = K̃(A)/c) or s = 1 (``relative=False``: the paper's absolute T). Exact where
+|λj − λi| > s/T; bounded in units of A, |K̃_ij|·s ≤ T, everywhere. The sign follows index
+order, so tied pairs get ±T/s and K̃ stays antisymmetric. Default T = 1e10 (the ICCV 2021
+setting).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from spectralcore import KernelBackward, hookimpl
 from spectralcore._array import pair_gap, pair_sign
+from spectralcore.ratio import threshold_unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,14 +24,16 @@ class Clip(KernelBackward):
     reference = "ICCV 2021 eq. 12 (SVD-Trunc)"
 
     threshold: float = 1e10
+    relative: bool = True
 
     def validate(self) -> None:
         self.require(self.threshold > 0, "threshold", "> 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:
+        s = threshold_unit(xp, w, self.relative)[..., None, None]
         gap = xp.abs(pair_gap(w))
-        large = gap * self.threshold > 1
-        magnitude = xp.where(large, 1 / xp.where(large, gap, xp.ones_like(gap)), xp.full_like(gap, self.threshold))
+        large = gap * self.threshold > s
+        magnitude = xp.where(large, 1 / xp.where(large, gap, xp.ones_like(gap)), self.threshold / s)
         return pair_sign(xp, w) * magnitude
 
 

@@ -1,7 +1,9 @@
 """eigh backward ``degenerate-safe``: the pseudo-inverse rule on tied pairs.
 
-K̃_ij = 1/(λj − λi) if |λj − λi| > rtol · max_k |λk|, else 0 (rtol = √ε of the dtype
-unless given), so |K̃_ij| ≤ 1/(rtol · max|λ|): finite everywhere.
+K̃_ij = 1/(λj − λi) if |λj − λi| > rtol · s, else 0, with s = max(max_k |λk|, tiny) each
+matrix's own spectral scale (``spectral_scale``; rtol = √ε of the dtype unless given). The tie
+tolerance is relative by construction (there is no absolute setting to reproduce), so
+K̃(cA) = K̃(A)/c, and bounded in units of A: |K̃_ij|·s ≤ 1/rtol, finite everywhere.
 
 At exact ties it is exact for every loss that depends only on the eigenvalues or on whole
 eigenspaces (projectors onto a repeated eigenvalue's space, Σ f(λi)): those losses give
@@ -17,7 +19,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import KernelBackward, hookimpl
-from spectralcore._array import dtype_eps, off_diagonal, pair_gap, reciprocal_where
+from spectralcore._array import dtype_eps, off_diagonal, pair_gap, reciprocal_where, spectral_scale
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +36,7 @@ class DegenerateSafe(KernelBackward):
     def kernel(self, xp: Any, w: Any) -> Any:
         rtol = dtype_eps(xp, w.dtype) ** 0.5 if self.rtol is None else self.rtol
         gap = pair_gap(w)
-        tol = rtol * xp.max(xp.abs(w), axis=-1)
+        tol = rtol * spectral_scale(xp, w)
         return reciprocal_where(xp, off_diagonal(xp, w) & (xp.abs(gap) > tol[..., None, None]), gap)
 
 

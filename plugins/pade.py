@@ -7,9 +7,11 @@ P = 1, Q = 1 − x. Evaluated in floating point, K̃_ij = 1/(λb (1 − λs/λb)
 gradient: x = 0.999 gives 1000.0000000000009 (float64) and x = 1 (a tie) divides by
 zero. So this method does NOT bound the gradient at or near repeated eigenvalues (the
 ICCV 2021 Table 10 bound of 4.5e15 concerns eigenvalues floored at EPS, not ties); it
-only floors small eigenvalues at ``eps`` (default: the dtype's smallest normal number,
-as the paper's EPS). N = 0 gives the Taylor polynomial of degree M. Defaults M = N = 50
-(the paper's degree 100).
+only raises small eigenvalues to at least ε·s (default ε: the dtype's smallest normal number,
+as the paper's EPS), s = max|λ| of each matrix (``relative=True``, default: the floor scales
+with A) or s = 1 (``relative=False``: the paper's absolute EPS). The floor only touches
+eigenvalues at rounding level of zero, so both give the same K̃ to rounding on PSD input.
+N = 0 gives the Taylor polynomial of degree M. Defaults M = N = 50 (the paper's degree 100).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import hookimpl
-from spectralcore.ratio import RatioBackward
+from spectralcore.ratio import RatioBackward, threshold_unit
 from spectralcore.series import pade_floats
 
 
@@ -39,6 +41,7 @@ class Pade(RatioBackward):
     m: int = 50
     n: int = 50
     eps: float | None = None
+    relative: bool = True
 
     def validate(self) -> None:
         self.require(self.m >= 0, "m", "an int >= 0")
@@ -50,8 +53,9 @@ class Pade(RatioBackward):
         """(p, q) of the [m/n] approximant of 1/(1 − x), lowest degree first, q[0] = 1."""
         return pade_floats((-1, 1), self.m, self.n)
 
-    def floor(self, xp: Any, w: Any) -> float:
-        return float(xp.finfo(w.dtype).smallest_normal) if self.eps is None else self.eps
+    def floor(self, xp: Any, w: Any) -> Any:
+        eps = float(xp.finfo(w.dtype).smallest_normal) if self.eps is None else self.eps
+        return eps * threshold_unit(xp, w, self.relative)
 
     def geometric(self, xp: Any, x: Any) -> Any:
         p, q = self.coefficients

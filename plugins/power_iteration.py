@@ -12,6 +12,7 @@ from typing import Any
 from spectralcore import EighBackward, EighForward, EighResult, hookimpl
 from spectralcore._array import device, rounding_floor, sym
 from spectralcore.linalg import symmetric_eigh
+from spectralcore.ratio import threshold_unit
 
 
 def _column(V: Any, i: int) -> Any:
@@ -37,11 +38,14 @@ class PowerIterationForward(EighForward):
     For i = 1, 2, … (eigenvalues descending), starting from eigh's vi: ``iterations``
     power steps vi ← M̃ vi/‖M̃ vi‖ (0 by default: in Alg. 1 eigh's vector is the fixed point),
     λ̃i = viᵀ M̃ vi, deflation. Pair i is accepted while all earlier ones were and
-    λi > ``eps``, |λ̃i − λi|/λi < ``rel_change`` and the energy captured before it,
+    λi > ``eps``·s, |λ̃i − λi|/λi < ``rel_change`` and the energy captured before it,
     Σ_{k<i} λk / Σ λ, is < 1 − ``energy`` (Alg. 1 tests γi including λi itself, which would
     reject the only vector of a rank-one matrix; we test what remains before taking it).
-    The conditions are masks, not breaks: the compute path is fixed. Rejected pairs are
-    returned as zero eigenvalues and zero vectors; ``result.accepted`` counts the kept ones.
+    s = λmax of each matrix (``relative=True``, default) or 1 (``relative=False``: the paper's
+    absolute ε); the other two conditions are ratios already, so with the relative ε the
+    accepted set of cA is that of A. The conditions are masks, not breaks: the compute path
+    is fixed. Rejected pairs are returned as zero eigenvalues and zero vectors;
+    ``result.accepted`` counts the kept ones.
     """
 
     name = "power-iteration"
@@ -53,6 +57,7 @@ class PowerIterationForward(EighForward):
     eps: float = 1e-4
     rel_change: float = 0.1
     energy: float = 1e-4
+    relative: bool = True
 
     def validate(self) -> None:
         self.require(self.iterations >= 0, "iterations", "an int >= 0")
@@ -63,6 +68,7 @@ class PowerIterationForward(EighForward):
     def __call__(self, xp: Any, A: Any) -> EighResult:
         w, V = symmetric_eigh(xp, A)
         n = A.shape[-1]
+        floor = self.eps * threshold_unit(xp, w, self.relative)
         total = xp.sum(w, axis=-1)
         total = xp.where(total > 0, total, xp.ones_like(total))
         M = A
@@ -77,10 +83,10 @@ class PowerIterationForward(EighForward):
                 v = Mv / xp.sqrt(_dot(xp, Mv, Mv))[..., None]
             rayleigh = _dot(xp, v, _matvec(M, v))
             M = M - rayleigh[..., None, None] * _outer(v, v)
-            safe = xp.where(lam > self.eps, lam, xp.ones_like(lam))
+            safe = xp.where(lam > floor, lam, xp.ones_like(lam))
             alive = (
                 alive
-                & (lam > self.eps)
+                & (lam > floor)
                 & (xp.abs(rayleigh - lam) / safe < self.rel_change)
                 & (captured / total < 1 - self.energy)
             )
@@ -137,11 +143,14 @@ class PowerIterationBackward(EighBackward):
     because of the deflation paths (about 3% on a random covariance). Default K = 19
     (NeurIPS 2019 §2.4), eps = 1e-4 (the paper's ε).
 
-    Each of the K steps multiplies by ‖Mi‖/λ, λ = max(‖Mi vi‖, ε₀); the paper's ε₀ = eps
-    bounds it while Mi holds only eigenvalues ≤ λi. Deflation leaves rounding noise of size
-    n ε λmax in Mi, so ε₀ = max(eps, n ε λmax): measured, the paper's floor alone gave inf/NaN
-    in float32 on 18 of 320 fuzzed covariances with eigenvalues below 1e-9 λmax (the noise
-    amplified (‖noise‖/eps)^K times). Bounded by about n K/ε₀.
+    Each of the K steps multiplies by ‖Mi‖/λ, λ = max(‖Mi vi‖, ε₀); ε₀ bounds it while Mi
+    holds only eigenvalues ≤ λi. ε₀ = max(eps, n ε)·s with s = λmax of each matrix
+    (``relative=True``, default; the Rayleigh quotients the backward recomputes are its
+    eigenvalues, so gA(cA) = gA(A)/c), or ε₀ = max(eps, n ε λmax) with ``relative=False`` (the
+    paper's absolute ε). The n ε λmax term is the rounding noise deflation leaves in Mi:
+    measured, the paper's floor alone gave inf/NaN in float32 on 18 of 320 fuzzed covariances
+    with eigenvalues below 1e-9 λmax (the noise amplified (‖noise‖/eps)^K times). Bounded in
+    units of A: ‖gA‖·s ≲ n K s/ε₀ ‖gV‖, i.e. n K/max(eps, n ε) with the relative floor.
     """
 
     name = "power-iteration"
@@ -151,17 +160,22 @@ class PowerIterationBackward(EighBackward):
 
     iterations: int = 19
     eps: float = 1e-4
+    relative: bool = True
 
     def validate(self) -> None:
         self.require(self.iterations >= 1, "iterations", "an int >= 1")
         self.require(self.eps > 0, "eps", "> 0")
+
+    def floor(self, xp: Any, w: Any) -> Any:
+        """ε₀ of shape (...): max(eps·s, n ε λmax), s from :func:`~spectralcore.ratio.threshold_unit`."""
+        return xp.maximum(self.eps * threshold_unit(xp, w, self.relative), rounding_floor(xp, w))
 
     def vjp(self, xp: Any, A: Any, w: Any, V: Any, gw: Any, gV: Any) -> Any:
         n = A.shape[-1]
         zeros = xp.zeros_like(w)
         gw = zeros if gw is None else gw
         gV = xp.zeros_like(V) if gV is None else gV
-        floor = xp.maximum(rounding_floor(xp, w), xp.asarray(self.eps, dtype=w.dtype, device=device(w)))
+        floor = self.floor(xp, w)
         lams, M = [], A
         for i in range(n - 1, -1, -1):
             v = _column(V, i)
@@ -180,7 +194,7 @@ class PowerIterationBackward(EighBackward):
     def jvp(self, xp: Any, A: Any, w: Any, V: Any, dA: Any) -> tuple[Any, Any]:
         """Forward mode through the same graph, largest eigenvalue first: dvi = :func:`pi_jvp` on
         the deflated Mi, dλi = viᵀ dMi vi + 2 λi viᵀ dvi, dM_{i+1} = dMi − dλi vi viᵀ − λi (dvi viᵀ + vi dviᵀ)."""
-        floor = xp.maximum(rounding_floor(xp, w), xp.asarray(self.eps, dtype=w.dtype, device=device(w)))
+        floor = self.floor(xp, w)
         M, dM = A, sym(dA)
         dws, dvs = [], []
         for i in range(A.shape[-1] - 1, -1, -1):

@@ -1,8 +1,10 @@
 """eigh backward ``taylor`` (SVD-Taylor, TPAMI 2021 eq. 9).
 
 1/(1 − x) ≈ 1 + x + … + x^K, so K̃_ij = sign(j − i) (1/λb) Σ_{k=0..K} (λs/λb)^k with
-eigenvalues raised to at least ε. Bounded: |K̃_ij| ≤ (K + 1)/ε and
-‖gA‖ ≤ n (K + 1)/ε · ‖gV‖ (TPAMI 2021 eq. 15). Defaults K = 9, ε = 1e-2.
+eigenvalues raised to at least ε·s, s = max|λ| of each matrix (``relative=True``, default; the
+floor then scales with A, so gA(cA) = gA(A)/c) or s = 1 (``relative=False``: the paper's absolute
+ε). Bounded in units of A: |K̃_ij|·s ≤ (K + 1)/ε, so ‖gA‖·s ≤ n (K + 1)/ε · ‖gV‖ (TPAMI 2021
+eq. 15). Defaults K = 9, ε = 1e-2.
 Proposition (TPAMI 2021 §3.3): for each eigenvector, degree K equals K + 1 power
 iterations started at that eigenvector (``power-iteration`` backward, per deflation step).
 """
@@ -25,6 +27,7 @@ class Taylor(RatioBackward):
 
     degree: int = 9
     eps: float = 1e-2
+    relative: bool = True
 
     def validate(self) -> None:
         self.require(self.degree >= 0, "degree", "an int >= 0")

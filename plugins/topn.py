@@ -3,7 +3,8 @@
 With λ̂ = (0, …, 0, λ_{n−N+1}, …, λn): K̃_ij = 1/(λ̂j − λ̂i) when i or j is kept, 0 when
 both are discarded; eigenvalue cotangents of discarded pairs are dropped too. The bound
 is 1/λ_N between kept and discarded pairs; ties *among the kept* eigenvalues are still
-unbounded. ``n``: an int keeps that many, a float in (0, 1] that fraction (rounded up);
+unbounded. No threshold: the kept set is chosen by rank, not by value, so K̃(cA) = K̃(A)/c.
+``n``: an int keeps that many, a float in (0, 1] that fraction (rounded up);
 default 0.78125 = 200/256, the ICCV 2021 setting.
 """
 

@@ -3,8 +3,10 @@
     1/(λj − λi) = (1/λb) · 1/(1 − x),   x = λs/λb ∈ [0, 1],   λb = max, λs = min of the pair,
 
 so a method approximates g(x) ≈ 1/(1 − x) on [0, 1] and K̃_ij = sign(j − i) · g(x)/λb.
-Eigenvalues below ``eps`` are raised to ``eps`` first (PSD input assumed), which keeps λb
-away from 0. The sign follows index order, so ties keep K̃ antisymmetric.
+Eigenvalues are raised to at least ε·s first (PSD input assumed), which keeps λb away from 0:
+s is each matrix's spectral scale max|λ| (:func:`threshold_unit`), or 1 with ``relative=False``
+(the papers' absolute ε). x does not depend on the units of A and λb scales with them, so with
+the relative floor K̃(cA) = K̃(A)/c. The sign follows index order, so ties keep K̃ antisymmetric.
 """
 
 from __future__ import annotations
@@ -12,26 +14,35 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any
 
-from ._array import device, off_diagonal, pair_sign
+from ._array import Array, off_diagonal, pair_sign, spectral_scale
 from .method import KernelBackward
 
 
-class RatioBackward(KernelBackward):
-    """Subclasses declare an ``eps`` option and write :meth:`geometric`, g(x) ≈ 1/(1 − x)."""
+def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
+    """The unit a method's thresholds are measured in, shape (...) for eigenvalues w (..., n):
+    each matrix's own :func:`~spectralcore._array.spectral_scale` max(max|λ|, tiny) when
+    ``relative`` (so the method is equivariant under A → cA), else 1 (the papers' absolute
+    thresholds, in the units of A)."""
+    return spectral_scale(xp, w) if relative else xp.ones_like(w[..., 0])
 
-    if TYPE_CHECKING:
-        eps: Any  # each subclass's option: a float (Padé's may be None; Padé has its own floor)
+
+class RatioBackward(KernelBackward):
+    """Subclasses declare ``eps`` and ``relative`` options and write :meth:`geometric`, g(x) ≈ 1/(1 − x)."""
+
+    if TYPE_CHECKING:  # each subclass's options
+        eps: Any  # a float (Padé's may be None: see its floor)
+        relative: bool
 
     @abc.abstractmethod
     def geometric(self, xp: Any, x: Any) -> Any:
         """g(x) ≈ 1/(1 − x) for x = λs/λb in [0, 1]."""
 
-    def floor(self, xp: Any, w: Any) -> float:
-        """The value small eigenvalues are raised to (the ``eps`` option)."""
-        return self.eps
+    def floor(self, xp: Any, w: Any) -> Any:
+        """The value small eigenvalues are raised to, shape (...): ε·s (module doc)."""
+        return self.eps * threshold_unit(xp, w, self.relative)
 
     def kernel(self, xp: Any, w: Any) -> Any:
-        lam = xp.maximum(w, xp.asarray(self.floor(xp, w), dtype=w.dtype, device=device(w)))
+        lam = xp.maximum(w, self.floor(xp, w)[..., None])
         li, lj = lam[..., :, None], lam[..., None, :]
         big = xp.maximum(li, lj)
         x = xp.where(off_diagonal(xp, w), xp.minimum(li, lj) / big, xp.zeros_like(big))

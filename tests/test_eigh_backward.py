@@ -83,11 +83,14 @@ def test_exact_claimers_agree_where_separated(rng, backward):
     assert rel_err(pullback((gw, gV)), expected) < 1e-8
 
 
+@pytest.mark.parametrize("relative", [True, False])
 @pytest.mark.parametrize("degree,eps", [(0, 0.0), (3, 0.5), (9, 1e-2), (20, 1e-3)])
-def test_taylor_is_tpami_eq9(rng, degree, eps):
+def test_taylor_is_tpami_eq9(rng, degree, eps, relative):
+    """Eigenvalues floored at ε·max|λ| (relative, default) or at ε (the paper's absolute ε)."""
     a, w, V, gw, gV = setup(rng, [0.0, 0.2, 0.2, 1.0, 3.0])
-    _, pullback = sc.vjp(sc.eigh, a, backward="taylor", degree=degree, eps=eps)
-    expected = reference_kernel_vjp(w, V, gw, gV, taylor_entry(degree, eps))
+    _, pullback = sc.vjp(sc.eigh, a, backward="taylor", degree=degree, eps=eps, relative=relative)
+    floor = eps * np.max(np.abs(w)) if relative else eps
+    expected = reference_kernel_vjp(w, V, gw, gV, taylor_entry(degree, floor))
     assert rel_err(pullback((gw, gV)), expected) < 1e-12
 
 
@@ -101,27 +104,34 @@ def test_taylor_converges_to_exact_with_degree(rng):
     assert errors[-1] < 1e-8
 
 
-def test_taylor_bound_tpami_eq15(rng):
-    """|K̃_ij| ≤ (K + 1)/ε, so ‖gA‖ ≤ n (K + 1)/ε ‖gV‖ even at ties and zero eigenvalues."""
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+def test_taylor_bound_tpami_eq15(rng, scale):
+    """|K̃_ij| s ≤ (K + 1)/ε, so ‖gA‖ s ≤ n (K + 1)/ε ‖gV‖ (s = max|λ|, the bound in units of A)
+    even at ties and zero eigenvalues, and the bound is attained up to n at a tie."""
     degree, eps = 9, 1e-2
     a, w, V, gw, gV = setup(rng, [0.0, 0.0, 1.0, 1.0, 1.0])
-    g = sc.vjp(sc.eigh, a, backward="taylor", degree=degree, eps=eps)[1]((None, gV))
-    assert np.linalg.norm(g) <= 5 * (degree + 1) / eps * np.linalg.norm(gV)
+    g = sc.vjp(sc.eigh, scale * a, backward="taylor", degree=degree, eps=eps)[1]((None, gV))
+    assert np.linalg.norm(g) * scale <= 5 * (degree + 1) / eps * np.linalg.norm(gV)
+    assert np.linalg.norm(g) * scale >= (degree + 1) / eps * np.linalg.norm(gV) / 100
 
 
-def test_clip_and_lorentzian_closed_forms(rng):
+@pytest.mark.parametrize("relative", [True, False])
+def test_clip_and_lorentzian_closed_forms(rng, relative):
+    """min(1/|x|, T/s) and x/(x² + ε s²), s = max|λ| (relative) or 1 (the papers' absolute T, ε)."""
     a, w, V, gw, gV = setup(rng, [1.0, 1.0 + 1e-13, 2.0, 2.0 + 1e-3, 3.0])
     threshold, eps = 1e6, 1e-4
+    s = np.max(np.abs(w)) if relative else 1.0
 
     def clip(li, lj, i, j):
-        return (1 if j > i else -1) * min(1 / abs(lj - li), threshold) if lj != li else (1 if j > i else -1) * threshold
+        sign = 1 if j > i else -1
+        return sign * min(1 / abs(lj - li), threshold / s) if lj != li else sign * threshold / s
 
     def lorentz(li, lj, i, j):
-        return (lj - li) / ((lj - li) ** 2 + eps)
+        return (lj - li) / ((lj - li) ** 2 + eps * s**2)
 
-    got = sc.vjp(sc.eigh, a, backward="clip", threshold=threshold)[1]((gw, gV))
+    got = sc.vjp(sc.eigh, a, backward="clip", threshold=threshold, relative=relative)[1]((gw, gV))
     assert rel_err(got, reference_kernel_vjp(w, V, gw, gV, clip)) < 1e-12
-    got = sc.vjp(sc.eigh, a, backward="lorentzian", eps=eps)[1]((gw, gV))
+    got = sc.vjp(sc.eigh, a, backward="lorentzian", eps=eps, relative=relative)[1]((gw, gV))
     assert rel_err(got, reference_kernel_vjp(w, V, gw, gV, lorentz)) < 1e-12
 
 

@@ -56,6 +56,7 @@ def zca_whitening(
     groups: int | None = None,
     group_size: int | None = None,
     eps: float = 1e-5,
+    relative: bool = True,
     momentum: float = 0.1,
     affine: bool = True,
     eval_from: str = "covariance",
@@ -66,7 +67,8 @@ def zca_whitening(
     **options: Any,
 ) -> Layer:
     """ZCA whitening / decorrelated batch norm (:func:`spectralcore.layers.zca_whitening`;
-    TPAMI 2021 Alg. 2) as a pure layer. The method is validated here, not at the first call."""
+    TPAMI 2021 Alg. 2) as a pure layer: the ridge is ``eps`` trace(cov)/d of each batch covariance
+    (``relative=False``: ``eps``). The method is validated here, not at the first call."""
     G, _ = F.group_shape(num_features, groups, group_size)
     F.check_method(via, forward, backward, options)
     method = dict(via=via, forward=forward, backward=backward, check=check, **options)
@@ -83,6 +85,7 @@ def zca_whitening(
             weight=params.get("weight"),
             bias=params.get("bias"),
             eps=eps,
+            relative=relative,
             momentum=momentum,
             eval_from=eval_from,
             **method,
@@ -103,6 +106,7 @@ def pca_denoising(
     groups: int | None = None,
     group_size: int | None = None,
     eps: float = 1e-5,
+    relative: bool = True,
     momentum: float = 0.1,
     affine: bool = True,
     forward: Any = "power-iteration",
@@ -110,7 +114,8 @@ def pca_denoising(
     check: bool = True,
     **options: Any,
 ) -> Layer:
-    """PCA denoising (:func:`spectralcore.layers.pca_denoising`; NeurIPS 2019 §3.2) as a pure layer."""
+    """PCA denoising (:func:`spectralcore.layers.pca_denoising`; NeurIPS 2019 §3.2) as a pure layer
+    (ridge ``eps`` times the mean variance; ``relative=False``: ``eps``)."""
     G, _ = F.group_shape(num_features, groups, group_size)
     eigh.configure(None, forward=forward, backward=backward, **options)
     method = dict(forward=forward, backward=backward, check=check, **options)
@@ -129,6 +134,7 @@ def pca_denoising(
             weight=params.get("weight"),
             bias=params.get("bias"),
             eps=eps,
+            relative=relative,
             momentum=momentum,
             **method,
         )

@@ -10,6 +10,9 @@ backend-neutral function, whose ops run through spectralcore's ``torch.autograd.
 * :class:`CovariancePooling` — MPN-COV / iSQRT-COV (ICCV 2021).
 * :class:`WCT` — whitening and colouring transform (TPAMI 2021 §5.3.1).
 
+Every module's ridge ``eps`` is relative to the scale of the covariance it is added to,
+ε trace(cov)/n (``relative=True``, default; ``relative=False``: the absolute ε), so a layer's
+output does not depend on the units of its input (:func:`spectralcore.layers._groups.ridge`).
 Every module has ``configure(forward=…, backward=…, **options)`` to change its method in
 place (what :meth:`spectralcore.layers.HybridSchedule.apply` calls on the square-root-based
 ones). Importing this module
@@ -68,6 +71,7 @@ class _GroupNorm(_Configurable):
         groups: int | None,
         group_size: int | None,
         eps: float,
+        relative: bool,
         momentum: float,
         affine: bool,
         check: bool,
@@ -77,7 +81,7 @@ class _GroupNorm(_Configurable):
         super().__init__()
         self.num_features = num_features
         self.groups, self.group_size = F.group_shape(num_features, groups, group_size)
-        self.eps, self.momentum, self.affine, self.check = eps, momentum, affine, check
+        self.eps, self.relative, self.momentum, self.affine, self.check = eps, relative, momentum, affine, check
         factory = {"device": device, "dtype": dtype}
         if affine:
             self.weight = nn.Parameter(torch.ones(num_features, **factory))
@@ -97,7 +101,7 @@ class _GroupNorm(_Configurable):
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, groups={self.groups}, group_size={self.group_size}, eps={self.eps}, "
-            f"momentum={self.momentum}, affine={self.affine}, {_method_repr(self.method)}"
+            f"relative={self.relative}, momentum={self.momentum}, affine={self.affine}, {_method_repr(self.method)}"
         )
 
 
@@ -129,6 +133,7 @@ class ZCAWhitening(_GroupNorm):
         groups: int | None = None,
         group_size: int | None = None,
         eps: float = 1e-5,
+        relative: bool = True,
         momentum: float = 0.1,
         affine: bool = True,
         eval_from: str = "covariance",
@@ -141,7 +146,7 @@ class ZCAWhitening(_GroupNorm):
         dtype: Any = None,
         **options: Any,
     ) -> None:
-        super().__init__(num_features, groups, group_size, eps, momentum, affine, check, device, dtype)
+        super().__init__(num_features, groups, group_size, eps, relative, momentum, affine, check, device, dtype)
         self.eval_from, self.record_covariance = eval_from, record_covariance
         state = F.zca_state(num_features, groups=self.groups, like=torch.empty(0, device=device, dtype=dtype))
         for name, value in zip(self._BUFFERS, state):
@@ -164,6 +169,7 @@ class ZCAWhitening(_GroupNorm):
             weight=self.weight,
             bias=self.bias,
             eps=self.eps,
+            relative=self.relative,
             momentum=self.momentum,
             eval_from=self.eval_from,
             check=self.check,
@@ -202,6 +208,7 @@ class PCADenoising(_GroupNorm):
         groups: int | None = None,
         group_size: int | None = None,
         eps: float = 1e-5,
+        relative: bool = True,
         momentum: float = 0.1,
         affine: bool = True,
         forward: Any = "power-iteration",
@@ -211,7 +218,7 @@ class PCADenoising(_GroupNorm):
         dtype: Any = None,
         **options: Any,
     ) -> None:
-        super().__init__(num_features, groups, group_size, eps, momentum, affine, check, device, dtype)
+        super().__init__(num_features, groups, group_size, eps, relative, momentum, affine, check, device, dtype)
         self.k, self.preserve = k, preserve
         state = F.pca_state(num_features, groups=self.groups, like=torch.empty(0, device=device, dtype=dtype))
         for name, value in zip(self._BUFFERS, state):
@@ -235,6 +242,7 @@ class PCADenoising(_GroupNorm):
             weight=self.weight,
             bias=self.bias,
             eps=self.eps,
+            relative=self.relative,
             momentum=self.momentum,
             check=self.check,
             **self.method,
@@ -261,6 +269,7 @@ class CovariancePooling(_Configurable):
         *,
         power: float = 0.5,
         eps: float = 1e-5,
+        relative: bool = True,
         triu: bool = False,
         forward: Any = "eigh",
         backward: Any = "exact",
@@ -269,7 +278,7 @@ class CovariancePooling(_Configurable):
         **options: Any,
     ) -> None:
         super().__init__()
-        self.power, self.eps, self.triu, self.check = power, eps, triu, check
+        self.power, self.eps, self.relative, self.triu, self.check = power, eps, relative, triu, check
         self.record_covariance = record_covariance
         self.last_covariance: torch.Tensor | None = None
         self.configure(forward=forward, backward=backward, **options)
@@ -284,10 +293,15 @@ class CovariancePooling(_Configurable):
         if self.training and self.record_covariance:
             with torch.no_grad():
                 self.last_covariance = F.covariance(x.detach())
-        return F.covariance_pooling(x, power=self.power, eps=self.eps, triu=self.triu, check=self.check, **self.method)
+        return F.covariance_pooling(
+            x, power=self.power, eps=self.eps, relative=self.relative, triu=self.triu, check=self.check, **self.method
+        )
 
     def extra_repr(self) -> str:
-        return f"power={self.power}, eps={self.eps}, triu={self.triu}, {_method_repr(self.method)}"
+        return (
+            f"power={self.power}, eps={self.eps}, relative={self.relative}, triu={self.triu}, "
+            f"{_method_repr(self.method)}"
+        )
 
 
 class WCT(_Configurable):
@@ -300,23 +314,26 @@ class WCT(_Configurable):
         *,
         alpha: float = 1.0,
         eps: float = 1e-5,
+        relative: bool = True,
         forward: Any = "eigh",
         backward: Any = "exact",
         check: bool = True,
         **options: Any,
     ) -> None:
         super().__init__()
-        self.alpha, self.eps, self.check = alpha, eps, check
+        self.alpha, self.eps, self.relative, self.check = alpha, eps, relative, check
         self.configure(forward=forward, backward=backward, **options)
 
     def _validate(self, method: dict[str, Any]) -> None:
         invsqrtm.configure(None, **method)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return F.wct(content, style, alpha=self.alpha, eps=self.eps, check=self.check, **self.method)
+        return F.wct(
+            content, style, alpha=self.alpha, eps=self.eps, relative=self.relative, check=self.check, **self.method
+        )
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, eps={self.eps}, {_method_repr(self.method)}"
+        return f"alpha={self.alpha}, eps={self.eps}, relative={self.relative}, {_method_repr(self.method)}"
 
 
 __all__ = ["CovariancePooling", "DecorrelatedBatchNorm", "PCADenoising", "WCT", "ZCAWhitening"]

@@ -11,7 +11,8 @@ B₀ in (0, √3), slowly for small ones — hence the normalisation matters: on
 sample covariance of 256 samples (condition number 7.8), 8 iterations give a relative
 gradient error of 9e-3 with the papers' Frobenius normalisation and 5e-15 with
 ``normalize="spectral"`` (the default); Frobenius needs 12 iterations for the same.
-Default 8 iterations (ICLR 2022 §4.2).
+Default 8 iterations (ICLR 2022 §4.2). No threshold: c is S's own scale, so
+gA(tA) = t^{−1/2} gA(A) (:mod:`spectralcore.normalize`).
 """
 
 from __future__ import annotations

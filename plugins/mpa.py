@@ -3,7 +3,8 @@
 With c ≥ λmax and Z = I − A/c, the [m/n] Padé approximant P_m/Q_n of (1 − z)^{1/2}
 (coefficients computed exactly, :func:`spectralcore.series.pade`) gives
 A^{1/2} ≈ √c Q_n(Z)⁻¹ P_m(Z) and A^{-1/2} ≈ P_m(Z)⁻¹ Q_n(Z)/√c (P and Q commute);
-max(m, n) − 1 matrix products for the powers of Z. Default [5/5] (ICLR 2022 §4.2).
+max(m, n) − 1 matrix products for the powers of Z. Default [5/5] (ICLR 2022 §4.2). No threshold:
+c is A's own scale, so the method is equivariant under A → tA (:mod:`spectralcore.normalize`).
 
 ``solve="newton"`` applies the inverse by matrix products only
 (:mod:`spectralcore.polynomial_inverse`: 4 Newton steps in float32, 5 in float64 for Q of

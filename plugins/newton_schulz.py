@@ -4,7 +4,9 @@ sqrtm forward and its explicit backward.
 With c ≥ λmax: Y₀ = A/c, Z₀ = I, T_k = (3I − Z_k Y_k)/2, Y_{k+1} = Y_k T_k,
 Z_{k+1} = T_k Z_k; then A^{1/2} ≈ √c Y_K and A^{-1/2} ≈ Z_K/√c (both from one run).
 3 matrix products per iteration; converges where the eigenvalues of A/c lie in (0, 2),
-quadratically once near 1 and slowly for small ones. Default K = 5 (iSQRT-COV).
+quadratically once near 1 and slowly for small ones. Default K = 5 (iSQRT-COV). No threshold:
+c is A's own scale, so forward and backward are equivariant under A → tA
+(:mod:`spectralcore.normalize`).
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@
   products and no start vector, so it cannot stall on an unlucky one. Each squaring is
   rescaled to ‖B‖_F = 1, c = ‖A‖_F Π_k t_k^{1/2^k} with t_k = ‖B_{k−1}²‖_F; for symmetric B,
   t_k ≥ ‖B_{k−1}‖_F² / √n = 1/√n, a floor that also keeps a zero matrix finite.
+
+Both are each matrix's own scale and equivariant, c(tA) = |t| c(A), and the floor 1/√n acts on
+the normalised B, so the iterative methods (``mpa``, ``mtp``, ``newton-schulz``, ``lyapunov``),
+which see A only as A/c and scale back by √c, have no threshold in the units of A:
+f(tA) = t^p f(A) and gA(tA) = t^{p − 1} gA(A), p = ±1/2, to rounding.
 """
 
 from __future__ import annotations

@@ -170,3 +170,13 @@ def test_float64_under_x64(rng):
         y, _ = jax.jit(layer.apply)(params, state, x)
         assert y.dtype == jnp.float64
         assert np.abs(np_grouped_cov(y, G) - np.eye(D)).max() < 1e-10
+
+
+def test_ridge_is_relative_to_the_data_scale(rng):
+    """Default: ridge ε trace(cov)/d, so x and 1e-3 x whiten alike; relative=False: the absolute ε."""
+    x = correlated(rng, 64)
+    for relative, small in ((True, True), (False, False)):
+        layer = JL.zca_whitening(C, groups=G, affine=False, relative=relative)
+        params, state = layer.init()
+        error = np.abs(np_grouped_cov(layer.apply(params, state, 1e-3 * x)[0], G) - np.eye(D)).max()
+        assert (error < 1e-2) == small, (relative, error)

@@ -59,6 +59,13 @@ def np_invsqrt(A: np.ndarray) -> np.ndarray:
     return np.einsum("gij,gj,gkj->gik", V, 1 / np.sqrt(w), V)
 
 
+def np_ridged(A: np.ndarray, eps: float, relative: bool = True) -> np.ndarray:
+    """A + rI with the layers' ridge r = ε trace(A)/n per matrix (relative) or ε."""
+    n = A.shape[-1]
+    r = eps * np.trace(A, axis1=-2, axis2=-1) / n if relative else eps * np.ones(A.shape[:-2])
+    return A + r[..., None, None] * np.eye(n)
+
+
 def max_off_identity(cov: np.ndarray) -> float:
     return float(np.abs(cov - np.eye(cov.shape[-1])).max())
 
@@ -92,17 +99,18 @@ def test_whitened_batch_has_identity_covariance(rng, via, forward, backward, opt
     assert float(np.abs(grouped(y, G).mean(-1)).max()) < 1e-10
 
 
-def test_whitening_is_zca_not_pca(rng):
-    """Y = V Λ^{-1/2} Vᵀ X̃ (symmetric S, keeps the data's orientation), with ε on the diagonal:
-    YYᵀ/M = M (M + εI)^{-1}."""
+@pytest.mark.parametrize("relative", [True, False])
+def test_whitening_is_zca_not_pca(rng, relative):
+    """Y = V Λ^{-1/2} Vᵀ X̃ (symmetric S, keeps the data's orientation), with the ridge r on the
+    diagonal (ε trace(M)/d, or ε with relative=False): YYᵀ/M = M (M + rI)^{-1}."""
     x, eps = correlated(rng, 64), 1e-3
-    y, state = L.zca_whitening(x, L.zca_state(C, groups=G), eps=eps, momentum=1.0)
+    y, state = L.zca_whitening(x, L.zca_state(C, groups=G), eps=eps, relative=relative, momentum=1.0)
     _, Xc, M = np_moments(grouped(x, G))
-    S = np_invsqrt(M + eps * np.eye(D))
+    S = np_invsqrt(np_ridged(M, eps, relative))
     np.testing.assert_allclose(grouped(y, G), S @ Xc, atol=1e-12)
     np.testing.assert_allclose(state.whitening, S, atol=1e-12)
     _, _, cov = np_moments(grouped(y, G))
-    np.testing.assert_allclose(cov, M @ np.linalg.inv(M + eps * np.eye(D)), atol=1e-12)
+    np.testing.assert_allclose(cov, M @ np.linalg.inv(np_ridged(M, eps, relative)), atol=1e-12)
 
 
 def test_power_iteration_forward_truncates_to_accepted_subspace(rng):
@@ -140,7 +148,7 @@ def test_running_statistics_and_eval_mode(rng):
         mu, _, M = np_moments(grouped(x, G))
         mean_ref = (1 - m) * mean_ref + m * mu
         cov_ref = (1 - m) * cov_ref + m * M
-        white_ref = (1 - m) * white_ref + m * np_invsqrt(M + eps * np.eye(D))
+        white_ref = (1 - m) * white_ref + m * np_invsqrt(np_ridged(M, eps))
     for got, want in zip(state, (mean_ref, cov_ref, white_ref)):
         np.testing.assert_allclose(got, want, atol=1e-12)
     x = correlated(rng, 16)
@@ -148,7 +156,7 @@ def test_running_statistics_and_eval_mode(rng):
     assert same is state
     np.testing.assert_allclose(grouped(y, G), white_ref @ (grouped(x, G) - mean_ref[..., None]), atol=1e-12)
     y_cov, _ = L.zca_whitening(x, state, train=False, eps=eps)  # default: from the running covariance
-    want = np_invsqrt(cov_ref + eps * np.eye(D)) @ (grouped(x, G) - mean_ref[..., None])
+    want = np_invsqrt(np_ridged(cov_ref, eps)) @ (grouped(x, G) - mean_ref[..., None])
     np.testing.assert_allclose(grouped(y_cov, G), want, atol=1e-12)
 
 
@@ -194,9 +202,10 @@ def test_array_api_strict_runs_every_layer(rng):
 
 
 def np_standardised(X, eps):
+    """(X − μ)/√(σ² + ε mean(σ²)): the relative ridge of each group."""
     mu = X.mean(-1)
     var = ((X - mu[..., None]) ** 2).mean(-1)
-    return (X - mu[..., None]) / np.sqrt(var + eps)[..., None]
+    return (X - mu[..., None]) / np.sqrt(var + eps * var.mean(-1, keepdims=True))[..., None]
 
 
 def test_pca_keeps_top_k_eigenvectors(rng):
@@ -227,7 +236,8 @@ def test_pca_eval_uses_running_statistics(rng):
     x = correlated(rng, 8)
     y, _ = L.pca_denoising(x, state, train=False, k=3)
     X = grouped(x, 1)
-    Z = (X - state.mean[..., None]) / np.sqrt(state.variance + eps)[..., None]
+    ridge = eps * np.mean(state.variance, axis=-1, keepdims=True)
+    Z = (X - state.mean[..., None]) / np.sqrt(state.variance + ridge)[..., None]
     np.testing.assert_allclose(grouped(y, 1), state.projector @ Z, atol=1e-12)
 
 
@@ -250,7 +260,7 @@ def np_pool_covariance(x):
 )
 def test_covariance_pooling_square_root(rng, forward, backward, tol):
     x, eps = correlated(rng, 3, spatial=(6, 6)), 1e-3
-    P = np_pool_covariance(x) + eps * np.eye(C)
+    P = np_ridged(np_pool_covariance(x), eps)
     want = np.stack([np.real(sla.sqrtm(p)) for p in P])
     Q = L.covariance_pooling(x, eps=eps, forward=forward, backward=backward)
     assert np.linalg.norm(Q - want) / np.linalg.norm(want) < tol
@@ -261,7 +271,7 @@ def test_covariance_pooling_square_root(rng, forward, backward, tol):
 
 def test_covariance_pooling_matrix_power(rng):
     x, eps = correlated(rng, 2, spatial=(5, 5)), 1e-3
-    P = np_pool_covariance(x) + eps * np.eye(C)
+    P = np_ridged(np_pool_covariance(x), eps)
     w, V = np.linalg.eigh(P)
     want = np.einsum("nij,nj,nkj->nik", V, w**0.3, V)
     np.testing.assert_allclose(L.covariance_pooling(x, power=0.3, eps=eps), want, atol=1e-10)

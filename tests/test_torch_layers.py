@@ -72,6 +72,12 @@ def test_whitened_batch_has_identity_covariance_and_finite_gradients(rng, kwargs
     assert torch.isfinite(x.grad).all() and torch.isfinite(layer.weight.grad).all()
 
 
+def ridged(cov, eps=1e-5):
+    """cov + ε trace(cov)/n I: the layers' default relative ridge, per matrix."""
+    n = cov.shape[-1]
+    return cov + eps * np.trace(cov, axis1=-2, axis2=-1)[..., None, None] / n * np.eye(n)
+
+
 def test_eval_uses_running_statistics(rng):
     layer = ZCAWhitening(C, groups=G, momentum=0.5, eval_from="whitening")
     ref_mean, ref_white = np.zeros((G, D)), np.tile(np.eye(D), (G, 1, 1))
@@ -79,7 +85,7 @@ def test_eval_uses_running_statistics(rng):
         x = correlated(rng, 32, dtype=torch.float64).float()
         layer(x)
         cov, mean = np_grouped_cov(x, G)
-        w, V = np.linalg.eigh(cov + 1e-5 * np.eye(D))
+        w, V = np.linalg.eigh(ridged(cov))
         ref_mean = 0.5 * ref_mean + 0.5 * mean
         ref_white = 0.5 * ref_white + 0.5 * np.einsum("gij,gj,gkj->gik", V, w**-0.5, V)
     assert int(layer.num_batches_tracked) == 3
@@ -96,10 +102,10 @@ def test_eval_uses_running_statistics(rng):
     before = [b.clone() for b in layer.buffers()]
     layer(x)
     assert all(torch.equal(a, b) for a, b in zip(before, layer.buffers())), "eval must not update the statistics"
-    layer.eval_from = "covariance"  # the default: TPAMI 2021 Alg. 2, (E_M + εI)^{-1/2}
+    layer.eval_from = "covariance"  # the default: TPAMI 2021 Alg. 2, (E_M + rI)^{-1/2}
     with torch.no_grad():
         y = layer(x)
-    w, V = np.linalg.eigh(layer.running_covariance.double().numpy() + 1e-5 * np.eye(D))
+    w, V = np.linalg.eigh(ridged(layer.running_covariance.double().numpy()))
     S = torch.tensor(np.einsum("gij,gj,gkj->gik", V, w**-0.5, V), dtype=torch.float32)
     want = (S @ (Xg - layer.running_mean[..., None])).reshape(G, D, 5, -1).permute(2, 0, 1, 3).reshape(x.shape)
     torch.testing.assert_close(y, want * layer.weight[:, None, None] + layer.bias[:, None, None], atol=1e-5, rtol=0)
@@ -187,7 +193,7 @@ def test_covariance_pooling_module(rng):
     pool = CovariancePooling(triu=True, backward="pade")
     v = pool(x)
     assert v.shape == (3, C * (C + 1) // 2)
-    P = [np.cov(s, bias=True) + 1e-5 * np.eye(C) for s in x.detach().numpy().reshape(3, C, -1)]
+    P = [ridged(np.cov(s, bias=True)) for s in x.detach().numpy().reshape(3, C, -1)]
     rows, cols = np.triu_indices(C)
     want = np.stack([np.real(sla.sqrtm(p))[rows, cols] for p in P])
     np.testing.assert_allclose(v.detach().numpy(), want, atol=1e-9)
@@ -249,3 +255,13 @@ def test_dtype_and_device_follow_the_module(rng):
     assert y.dtype == torch.float64
     cov, _ = np_grouped_cov(y, G)
     assert np.abs(cov - np.eye(D)).max() < 1e-4  # ε = 1e-5 against λmin ≈ 0.3
+
+
+def test_ridge_is_relative_to_the_data_scale(rng):
+    """Default: the ridge ε trace(cov)/d follows the data, so x and 1e-3 x whiten alike (float64);
+    relative=False is the papers' absolute ε, which swamps covariances of size 1e-6."""
+    x = correlated(rng, 64, dtype=torch.float64)
+    white = lambda layer, scale: float(np.abs(np_grouped_cov(layer(scale * x), G)[0] - np.eye(D)).max())  # noqa: E731
+    assert white(ZCAWhitening(C, groups=G, affine=False), 1e-3) < 1e-4
+    assert white(ZCAWhitening(C, groups=G, affine=False, relative=False), 1e-3) > 0.5
+    assert "relative=False" in repr(CovariancePooling(relative=False))

@@ -88,9 +88,28 @@ def moments(xp: Any, X: Array) -> tuple[Array, Array, Array]:
     return mean, centred, cov
 
 
-def add_ridge(xp: Any, A: Array, eps: float) -> Array:
-    """A + ε I."""
-    return A + eps * eye_like(xp, A)
+def ridge(xp: Any, variances: Array, eps: float, relative: bool) -> Array:
+    """The ridge of a covariance A with diagonal ``variances`` (..., n), shape (...):
+    ε trace(A)/n = ε mean(variances) when ``relative`` (default of every layer), else ε (the
+    papers' absolute ridge, in the units of A).
+
+    trace(A)/n is the mean eigenvalue (the mean variance of a covariance): each matrix's own
+    scale, read off its diagonal before any decomposition (the ridge goes into the matrix that is
+    decomposed; λmax would need one), equivariant (cA → c trace/n) and invariant under rotations,
+    so a whitened or pooled output does not depend on the units of the data. A zero covariance
+    (a group of constant channels) has no scale: its unit is 1 (the absolute ridge ε, as
+    :func:`spectralcore.normalize.normalizer` takes c = 1 for a zero matrix), which keeps it finite.
+    """
+    absolute = xp.full(variances.shape[:-1], eps, dtype=variances.dtype, device=device_of(variances))
+    if not relative:
+        return absolute
+    scale = xp.mean(variances, axis=-1)
+    return xp.where(scale >= xp.finfo(variances.dtype).smallest_normal, eps * scale, absolute)
+
+
+def add_ridge(xp: Any, A: Array, eps: float, relative: bool) -> Array:
+    """A + r I with r the :func:`ridge` of each matrix of A (..., n, n)."""
+    return A + ridge(xp, xp.linalg.diagonal(A), eps, relative)[..., None, None] * eye_like(xp, A)
 
 
 def running(old: Array, new: Array, momentum: float) -> Array:

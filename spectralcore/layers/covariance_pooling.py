@@ -3,9 +3,12 @@ channel covariance of a feature map, normalised by its matrix square root or a m
 
 For one sample with features X (C × L, L = prod(spatial) positions):
 
-    P = X Ī Xᵀ,  Ī = (I − 11ᵀ/L)/L   (ICCV 2021 eq. 1),   Q = (P + εI)^p,
+    P = X Ī Xᵀ,  Ī = (I − 11ᵀ/L)/L   (ICCV 2021 eq. 1),   Q = (P + rI)^p,
 
-with p = 1/2 by default (ICCV 2021 eq. 3, the matrix square root) and any other p through
+with the ridge r = ε trace(P)/C relative to each sample's own covariance (``relative=True``,
+default: Q(cx) = c^{2p} Q(x), whatever the units of the features; see
+:func:`spectralcore.layers._groups.ridge`) or r = ε (``relative=False``, the absolute ridge), and
+p = 1/2 by default (ICCV 2021 eq. 3, the matrix square root) and any other p through
 ``sc.matrix_power`` (the matrix power normalisation of MPN-COV). ``forward``/``backward``
 choose the method: for p = 1/2 any sqrtm method (``"newton-schulz"`` for both is
 iSQRT-COV, eq. 7; ``"mpa"``/``"lyapunov"`` is ICLR 2022; ``forward="eigh"`` with an eigh
@@ -54,13 +57,14 @@ def covariance_pooling(
     *,
     power: float = 0.5,
     eps: float = 1e-5,
+    relative: bool = True,
     triu: bool = False,
     forward: Any = "eigh",
     backward: Any = "exact",
     check: bool = True,
     **options: Any,
 ) -> Array:
-    """Q = (P + εI)^power of each sample's covariance P (module doc); x (N, C, *spatial) gives
+    """Q = (P + rI)^power of each sample's covariance P, r = ε trace(P)/C or ε (module doc); x (N, C, *spatial) gives
     (N, C, C), or (N, C(C+1)/2) with ``triu=True``.
 
     >>> import numpy as np
@@ -72,7 +76,7 @@ def covariance_pooling(
     """
     xp = namespace(x)
     check_eps(eps)
-    P = add_ridge(xp, covariance(x), eps)
+    P = add_ridge(xp, covariance(x), eps, relative)
     if power == 0.5:
         Q = sqrtm(P, forward=forward, backward=backward, check=check, **options)
     elif power == 1:

@@ -3,11 +3,15 @@ eigenvectors, found by power iteration with deflation, and back.
 
 Per group of d channels, with the batch as a d × M data matrix X:
 
-    Z = (X − μ1ᵀ) / σ,   M = ZZᵀ/M,   Ṽ = the top-e eigenvectors of M,   Y = Ṽ Ṽᵀ Z,
+    Z = (X − μ1ᵀ) / √(σ² + r),   M = ZZᵀ/M,   Ṽ = the top-e eigenvectors of M,   Y = Ṽ Ṽᵀ Z,
 
-then the affine map γY + β. e is ``k`` when given, and otherwise the smallest e whose
-eigenvalues hold a fraction ``preserve`` of the variance, γ_e = Σ_{i≤e} λi / Σ λi ≥ preserve
-(the paper's dynamic choice; 0.99 was its best setting). The default method is the paper's:
+then the affine map γY + β. The ridge r = ε mean(σ²) = ε trace(cov)/d is relative to the
+group's own variance (``relative=True``, default: Y does not depend on the units of x; see
+:func:`spectralcore.layers._groups.ridge`) or r = ε (``relative=False``, the absolute one).
+
+e is ``k`` when given, and otherwise the smallest e whose eigenvalues hold a fraction
+``preserve`` of the variance, γ_e = Σ_{i≤e} λi / Σ λi ≥ preserve (the paper's dynamic choice;
+0.99 was its best setting). The default method is the paper's:
 ``forward="power-iteration"`` (NeurIPS 2019 Alg. 1 — its breaking conditions may keep
 fewer vectors still) and ``backward="power-iteration"`` (eq. 4, K = 19 steps); any eigh
 forward and backward name works, with its options. Training uses the batch statistics
@@ -23,7 +27,17 @@ from .._array import Array, namespace
 from .._array import device as device_of
 from ..ops.eigh import eigh
 from ..validation import SpectralError
-from ._groups import affine, check_eps, check_momentum, from_groups, moments, running, state_layout, to_groups
+from ._groups import (
+    affine,
+    check_eps,
+    check_momentum,
+    from_groups,
+    moments,
+    ridge,
+    running,
+    state_layout,
+    to_groups,
+)
 
 
 class PCAState(NamedTuple):
@@ -79,6 +93,7 @@ def pca_denoising(
     weight: Array | None = None,
     bias: Array | None = None,
     eps: float = 1e-5,
+    relative: bool = True,
     momentum: float = 0.1,
     forward: Any = "power-iteration",
     backward: Any = "power-iteration",
@@ -88,10 +103,10 @@ def pca_denoising(
     """PCA-denoise ``x`` (N, C, *spatial) per channel group; return ``(y, new_state)``.
 
     ``k`` keeps at most that many top eigenvectors, ``preserve`` the fewest that hold that
-    fraction of the variance (``None`` switches a criterion off). ``eps`` is added to the
-    variance before dividing by σ. ``forward``, ``backward`` and ``options`` go to
-    ``sc.eigh`` (``iterations=`` reaches both power-iteration methods; pass instances to set
-    them apart). Groups come from ``state`` (:func:`pca_state`).
+    fraction of the variance (``None`` switches a criterion off). The ridge r (``eps`` times the
+    mean variance, or ``eps`` with ``relative=False``) is added to the variance before dividing.
+    ``forward``, ``backward`` and ``options`` go to ``sc.eigh`` (``iterations=`` reaches both
+    power-iteration methods; pass instances to set them apart). Groups come from ``state`` (:func:`pca_state`).
 
     >>> import numpy as np
     >>> from spectralcore.layers import pca_state, pca_denoising
@@ -113,8 +128,9 @@ def pca_denoising(
     if train:
         mean, centred, cov = moments(xp, X)
         var = xp.sum(centred * centred, axis=-1) / X.shape[-1]
-        Z = centred / xp.sqrt(var + eps)[..., None]
-        corr = cov / xp.sqrt((var + eps)[..., :, None] * (var + eps)[..., None, :])  # = ZZᵀ/M
+        floored = var + ridge(xp, var, eps, relative)[..., None]
+        Z = centred / xp.sqrt(floored)[..., None]
+        corr = cov / xp.sqrt(floored[..., :, None] * floored[..., None, :])  # = ZZᵀ/M
         w, V = eigh(corr, forward=forward, backward=backward, check=check, **options)
         V = V * kept_mask(xp, w, k, preserve)[..., None, :]
         P = V @ V.mT
@@ -122,7 +138,7 @@ def pca_denoising(
             running(mean_run, mean, momentum), running(var_run, var, momentum), running(proj_run, P, momentum)
         )
     else:
-        Z = (X - mean_run[..., None]) / xp.sqrt(var_run + eps)[..., None]
+        Z = (X - mean_run[..., None]) / xp.sqrt(var_run + ridge(xp, var_run, eps, relative)[..., None])[..., None]
         P = proj_run
         new_state = state
     y = from_groups(xp, P @ Z, tuple(x.shape))

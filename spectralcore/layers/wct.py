@@ -2,13 +2,16 @@
 
 Content features X_A (C × M_A) and style features X_B (C × M_B), channels first:
 
-    S_w = (Σ_A + εI)^{-1/2}   (eq. 30),      X_w = S_w (X_A − μ_A)   (eq. 31),
-    S_c = (Σ_B + εI)^{1/2}    (eq. 32),      X_A* = S_c X_w + μ_B    (eq. 33),
+    S_w = (Σ_A + r_A I)^{-1/2}   (eq. 30),      X_w = S_w (X_A − μ_A)   (eq. 31),
+    S_c = (Σ_B + r_B I)^{1/2}    (eq. 32),      X_A* = S_c X_w + μ_B    (eq. 33),
 
-so X_A* has the mean and covariance of X_B (up to ε). On RGB pixels (C = 3) this transfers
-colours; on encoder features, style. ``alpha`` blends with the content, α X_A* + (1 − α) X_A.
-Both roots go through ``sc.invsqrtm``/``sc.sqrtm`` with the given method, so the transform
-is differentiable on torch and JAX (a style loss can train through it).
+so X_A* has the mean and covariance of X_B (up to the ridges). Each ridge is relative to its own
+covariance, r = ε trace(Σ)/C (``relative=True``, default: the transfer does not depend on the
+units of either input; :func:`spectralcore.layers._groups.ridge`), or r = ε (``relative=False``).
+On RGB pixels (C = 3) this transfers colours; on encoder features, style. ``alpha`` blends with
+the content, α X_A* + (1 − α) X_A. Both roots go through ``sc.invsqrtm``/``sc.sqrtm`` with the
+given method, so the transform is differentiable on torch and JAX (a style loss can train
+through it).
 """
 
 from __future__ import annotations
@@ -28,13 +31,21 @@ def _features(x: Array, name: str) -> Array:
 
 
 def whiten(
-    x: Array, *, eps: float = 1e-5, forward: Any = "eigh", backward: Any = "exact", check: bool = True, **options: Any
+    x: Array,
+    *,
+    eps: float = 1e-5,
+    relative: bool = True,
+    forward: Any = "eigh",
+    backward: Any = "exact",
+    check: bool = True,
+    **options: Any,
 ) -> Array:
-    """X_w = (Σ + εI)^{-1/2} (X − μ1ᵀ) of features x (..., C, M) (eqs. 30–31)."""
+    """X_w = (Σ + rI)^{-1/2} (X − μ1ᵀ) of features x (..., C, M), r = ε trace(Σ)/C or ε (eqs. 30–31)."""
     xp = namespace(x)
     check_eps(eps)
     _, centred, cov = moments(xp, _features(x, "x"))
-    return invsqrtm(add_ridge(xp, cov, eps), forward=forward, backward=backward, check=check, **options) @ centred
+    W = invsqrtm(add_ridge(xp, cov, eps, relative), forward=forward, backward=backward, check=check, **options)
+    return W @ centred
 
 
 def colour(
@@ -42,17 +53,18 @@ def colour(
     style: Array,
     *,
     eps: float = 1e-5,
+    relative: bool = True,
     forward: Any = "eigh",
     backward: Any = "exact",
     check: bool = True,
     **options: Any,
 ) -> Array:
-    """(Σ_B + εI)^{1/2} X_w + μ_B 1ᵀ: colour whitened features with the statistics of ``style``
+    """(Σ_B + rI)^{1/2} X_w + μ_B 1ᵀ: colour whitened features with the statistics of ``style``
     (..., C, M_B) (eqs. 32–33)."""
     xp = namespace(xw, style)
     check_eps(eps)
     mean, _, cov = moments(xp, _features(style, "style"))
-    S = sqrtm(add_ridge(xp, cov, eps), forward=forward, backward=backward, check=check, **options)
+    S = sqrtm(add_ridge(xp, cov, eps, relative), forward=forward, backward=backward, check=check, **options)
     return S @ xw + mean[..., None]
 
 
@@ -62,6 +74,7 @@ def wct(
     *,
     alpha: float = 1.0,
     eps: float = 1e-5,
+    relative: bool = True,
     forward: Any = "eigh",
     backward: Any = "exact",
     check: bool = True,
@@ -86,6 +99,6 @@ def wct(
             f"`content` and `style` must have the same number of channels (axis -2), got "
             f"{content.shape[-2]} and {style.shape[-2]}"
         )
-    method = dict(eps=eps, forward=forward, backward=backward, check=check, **options)
+    method = dict(eps=eps, relative=relative, forward=forward, backward=backward, check=check, **options)
     out = colour(whiten(content, **method), style, **method)
     return out if alpha == 1 else alpha * out + (1 - alpha) * content

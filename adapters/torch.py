@@ -18,10 +18,11 @@ from contextlib import nullcontext
 from typing import Any
 
 from spectralcore._array import register_namespace
-from spectralcore.dispatch import run_backward, run_forward, run_jvp
+from spectralcore.dispatch import run_backward, run_daleckii_krein, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult
-from spectralcore.ops.base import Op, exactly_differentiable, second_order_error
+from spectralcore.ops.base import Op, exactly_differentiable, second_order_error, third_order_error
+from spectralcore.spectral import with_second_derivative
 from spectralcore.trace_constants import add_marker
 
 
@@ -59,9 +60,18 @@ class _Call:
 
     def __init__(self, op: Op, config: Any, xp: Any, eig: int) -> None:
         self.op, self.config, self.xp, self.eig = op, config, xp, eig
+        rule = op.daleckii_krein(config) if eig == 0 else None  # a given eig: no second derivative
+        self.rule = None if rule is None else with_second_derivative(rule, _forward_derivative)
         self.spec: Any = None
         self.outputs = 0
         self.eigh = False
+
+
+def _forward_derivative(df: Any) -> Any:
+    """w ↦ df′(w) for an elementwise df, by forward-mode differentiation (``torch.func.jvp``)."""
+    import torch
+
+    return lambda w: torch.func.jvp(df, (w,), (torch.ones_like(w),))[1]
 
 
 def _outputs(out: Any) -> tuple:
@@ -176,6 +186,68 @@ def _define_functions() -> tuple[type, type]:
         inputs = tuple(t for t in inputs if isinstance(t, torch.Tensor))
         return NotTwiceDifferentiable.apply(derivative, call, *inputs)
 
+    class DaleckiiKrein(torch.autograd.Function):
+        """X ↦ DF(A)[X], the Daleckii–Krein rule of F = f(A) (the VJP and the JVP of a configuration
+        :meth:`Op.daleckii_krein` names), as a function of A and X whose own derivative along (dA, dX)
+        is D²F(A)[X, dA] + DF(A)[dX]: second divided differences, exact at ties, where differentiating
+        the rule's formulas through eigh is not. (w, V) are A's, given; no derivative flows into them."""
+
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(A: Any, X: Any, w: Any, V: Any, call: _Call) -> Any:
+            return run_daleckii_krein(call.xp, call.rule, A, w, V, X)
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            A, X, w, V, ctx.call = inputs
+            ctx.save_for_backward(A, X, w, V)
+            ctx.save_for_forward(A, X, w, V)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            A, X, w, V = ctx.saved_tensors
+            return (
+                DaleckiiKreinSecond.apply(A, X, g, w, V, ctx.call),  # ⟨g, D²F[X, dA]⟩ = ⟨D²F[X, g], dA⟩
+                DaleckiiKrein.apply(A, g, w, V, ctx.call),  # self-adjoint in X
+                None,
+                None,
+                None,
+            )
+
+        @staticmethod
+        def jvp(ctx: Any, dA: Any, dX: Any, *_: Any) -> Any:
+            A, X, w, V = ctx.saved_tensors
+            parts = [] if dA is None else [DaleckiiKreinSecond.apply(A, X, dA, w, V, ctx.call)]
+            parts += [] if dX is None else [DaleckiiKrein.apply(A, dX, w, V, ctx.call)]
+            return sum(parts[1:], parts[0]) if parts else torch.zeros_like(X)
+
+    class DaleckiiKreinSecond(torch.autograd.Function):
+        """D²F(A)[X, H] (:func:`spectralcore.spectral.daleckii_krein_second`); a third derivative raises."""
+
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(A: Any, X: Any, H: Any, w: Any, V: Any, call: _Call) -> Any:
+            return run_daleckii_krein(call.xp, call.rule, A, w, V, X, H)
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            ctx.call = inputs[-1]
+
+        @staticmethod
+        def backward(ctx: Any, *grads: Any) -> Any:
+            raise third_order_error(ctx.call.op)
+
+        @staticmethod
+        def jvp(ctx: Any, *tangents: Any) -> Any:
+            raise third_order_error(ctx.call.op)
+
+    def daleckii_krein(call: _Call, A: Any, X: Any, leaves: list) -> Any:
+        """DF(A)[X] through :class:`DaleckiiKrein`, from the eigenpairs among the saved residuals."""
+        w, V = call.op.eigenpairs(call.xp, _unflatten(call.spec, (A.detach(), *leaves)))
+        return DaleckiiKrein.apply(A, X, w.detach(), V.detach(), call)
+
     class SpectralFunction(torch.autograd.Function):
         """forward: the op's outputs, then its residuals that are neither an input nor an output
         (marked non-differentiable); backward: the op's VJP; jvp: the configured method's JVP;
@@ -219,6 +291,8 @@ def _define_functions() -> tuple[type, type]:
             exact = exactly_differentiable(call.config)
             recorded = exact and torch.is_grad_enabled() and _differentiable_again(A)
             with _without_autocast(A):
+                if recorded and call.rule is not None:
+                    return daleckii_krein(call, A, cotangent, leaves), None, None, None
                 used, residuals = _residuals(call, A, leaves, recorded)
                 gA = run_backward(call.op, call.xp, used, call.config, residuals, shapes, cotangent)
             if torch.is_grad_enabled() and not exact:
@@ -236,6 +310,9 @@ def _define_functions() -> tuple[type, type]:
             exact = exactly_differentiable(call.config)
             recorded = exact and _differentiable_again(A)  # an outer transform may differentiate it
             with _without_autocast(A):
+                if recorded and call.rule is not None:
+                    tangent = daleckii_krein(call, A, torch.zeros_like(A) if dA is None else dA, leaves)
+                    return (tangent, *[None] * (len(leaves) - call.eig - 1))
                 used, residuals = _residuals(call, A, leaves, recorded)
                 tangent = run_jvp(call.op, call.xp, used, call.config, residuals, dA)
             tangent = tangent if call.eigh else (tangent,)

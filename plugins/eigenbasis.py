@@ -48,6 +48,7 @@ class ExactLyapunov(SqrtmBackward):
     name = "exact"
     claims = frozenset({"exact", "traceable"})
     reference = "ICLR 2022 eq. 15 (Bartels-Stewart in the eigenbasis)"
+    daleckii_krein = True
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         w, V = eigendecomposition(xp, A, saved)

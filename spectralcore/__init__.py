@@ -17,7 +17,7 @@ if _os.path.isfile(_os.path.join(_root, "pyproject.toml")) and _os.path.isdir(_o
     __path__.append(_os.path.join(_root))  # the package's own __path__
 
 from . import registry  # noqa: E402
-from .dispatch import jvp, linearize, vjp  # noqa: E402
+from .dispatch import hvp, jvp, linearize, vjp  # noqa: E402
 from .hooks import hookimpl  # noqa: E402
 from .method import (  # noqa: E402
     EighBackward,
@@ -58,6 +58,7 @@ __all__ = [
     "expm",
     "hookimpl",
     "invsqrtm",
+    "hvp",
     "jvp",
     "linearize",
     "logm",

@@ -11,8 +11,15 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from ._array import namespace
 from .method import EighResult, Method
-from .ops.base import Op
+from .ops.base import Op, SecondOrderError, exactly_differentiable, second_order_error
 from .registry import REGISTRY
+from .spectral import (
+    ScalarFunction,
+    daleckii_krein,
+    daleckii_krein_second,
+    divided_differences,
+    second_divided_differences,
+)
 from .validation import (
     RESIDUAL_WARNING,
     AccuracyWarning,
@@ -75,6 +82,25 @@ def run_jvp(op: Op, xp: Any, A: Any, config: Any, residuals: Any, tangent: Any) 
     out = op.jvp(xp, config, residuals, tangent)
     if isinstance(out, tuple):
         return tuple(xp.astype(t, A.dtype) for t in out)
+    return xp.astype(out, A.dtype)
+
+
+def run_daleckii_krein(xp: Any, fn: ScalarFunction, A: Any, w: Any, V: Any, X: Any, H: Any = None) -> Any:
+    """The Daleckii–Krein rule of F = f(A) from A's eigenpairs (w, V): DF(A)[X] (the VJP for a
+    cotangent X, the JVP for a tangent X), or with H the second derivative D²F(A)[X, H], in the
+    working dtype of A, returned in A's dtype (:mod:`spectralcore.spectral`)."""
+    work = working_dtype(xp, A.dtype)
+    w, V, X = (xp.astype(x, work) for x in (w, V, X))
+    if H is None:
+        out = daleckii_krein(V, divided_differences(xp, w, fn.f, fn.df), X)
+    else:
+        if fn.d2f is None:
+            raise SpectralError(
+                "a second derivative of matrix_function needs f's second derivative: pass d2f= "
+                "(the torch and JAX adapters take it from df by forward-mode differentiation)"
+            )
+        T = second_divided_differences(xp, w, fn.f, fn.df, fn.d2f)
+        out = daleckii_krein_second(xp, V, T, X, xp.astype(H, work))
     return xp.astype(out, A.dtype)
 
 
@@ -253,3 +279,34 @@ def jvp(fn: PublicOp[..., Any], A: Any, tangent: Any, *args: Any, **kwargs: Any)
     """``out, dout = jvp(sc.sqrtm, A, dA, forward="mpa")``: :func:`linearize` applied once."""
     out, pushforward = linearize(fn, A, *args, **kwargs)
     return out, pushforward(tangent)
+
+
+def hvp(fn: PublicOp[..., Any], A: Any, cotangent: Any, tangent: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """``gA, dgA = hvp(sc.sqrtm, A, G, dA)``: the pullback gA = VJP(G) and its derivative along dA
+    for the fixed cotangent G, i.e. the Hessian-vector product of L(A) = ⟨G, F(A)⟩. (For a loss
+    whose cotangent G(A) moves with A, add the pullback of dG.) On any Array-API array, without the
+    framework's autodiff, like :func:`vjp`.
+
+    For configurations whose derivative is a Daleckii–Krein rule (``matrix_power``, ``logm``,
+    ``expm``, ``matrix_function`` with ``d2f``, ``sqrtm``/``invsqrtm`` with the eigh forward and the
+    exact backward): dgA = D²F(A)[G, dA] = V M Vᵀ, M_ab = Σ_c f[λa,λb,λc] (G̃_ac dÃ_cb + dÃ_ac G̃_cb),
+    exact at repeated eigenvalues. Other configurations raise :class:`SecondOrderError`.
+    """
+    op, config, xp, numerics, out, residuals = _explicit("hvp", fn, A, args, kwargs)
+    rule = op.daleckii_krein(config) if kwargs.get("eig") is None else None
+    if rule is None:
+        if kwargs.get("eig") is not None or not exactly_differentiable(config):
+            raise second_order_error(op, config)
+        raise SecondOrderError(
+            f"spectralcore.hvp: {_described(op, config)} is exact, but its derivative is not a Daleckii-Krein "
+            "rule, whose second derivative hvp computes; take it with torch or JAX, or use a configuration that "
+            "hvp's documentation lists"
+        )
+    G = check_cotangent(xp, A, cotangent, op.cotangent_shapes(A, out), name=op.name)
+    dA = check_cotangent(xp, A, tangent, tuple(A.shape), name=f"d{op.name}", role="tangent")
+    w, V = op.eigenpairs(xp, residuals)
+    with numerics():
+        if G is None:
+            return xp.zeros_like(A), xp.zeros_like(A)
+        gA = run_daleckii_krein(xp, rule, A, w, V, G)
+        return gA, (xp.zeros_like(A) if dA is None else run_daleckii_krein(xp, rule, A, w, V, G, dA))

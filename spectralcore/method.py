@@ -256,6 +256,9 @@ class SqrtmBackward(Method):
     """
 
     kind: ClassVar[str] = "sqrtm-backward"
+    # True when vjp is the Daleckii–Krein rule of √ in A's eigenbasis (an exact forward's saved
+    # eigendecomposition): second derivatives then use √'s second divided differences
+    daleckii_krein: ClassVar[bool] = False
 
     @abc.abstractmethod
     def vjp(self, xp: Any, A: Array, S: Array, gS: Array, saved: Any) -> Array: ...

@@ -11,12 +11,51 @@ eigh") is not.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ._array import Array, congruence, dtype_eps, sym
 
 ElementwiseFn = Callable[[Array], Array]
+
+
+class ScalarFunction(Protocol):
+    """f and its derivatives, acting elementwise on arrays of eigenvalues; ``d2f`` (f″) may be None
+    where none was given (then second derivatives need one, see :func:`with_second_derivative`)."""
+
+    @property
+    def f(self) -> ElementwiseFn: ...
+    @property
+    def df(self) -> ElementwiseFn: ...
+    @property
+    def d2f(self) -> ElementwiseFn | None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class WithSecondDerivative:
+    """A :class:`ScalarFunction` whose missing f″ is ``derivative(df)`` (an adapter's autodiff)."""
+
+    base: ScalarFunction
+    derivative: Callable[[ElementwiseFn], ElementwiseFn]
+
+    @property
+    def f(self) -> ElementwiseFn:
+        return self.base.f
+
+    @property
+    def df(self) -> ElementwiseFn:
+        return self.base.df
+
+    @property
+    def d2f(self) -> ElementwiseFn:
+        return self.base.d2f or self.derivative(self.base.df)
+
+
+def with_second_derivative(fn: ScalarFunction, derivative: Callable[[ElementwiseFn], ElementwiseFn]) -> ScalarFunction:
+    """``fn`` itself when it has f″, else ``fn`` with f″ = ``derivative(fn.df)``: an adapter passes
+    its framework's forward-mode derivative of an elementwise function."""
+    return fn if fn.d2f is not None else WithSecondDerivative(fn, derivative)
 
 
 def apply_function(V: Array, fw: Array) -> Array:
@@ -67,3 +106,47 @@ def eigen_tangent(V: Array, dw: Array, dV: Array, fw: Array, dfw: Array) -> Arra
     the transpose of :func:`eigen_cotangents` (the eigenvector path in forward mode)."""
     half = (dV * fw[..., None, :]) @ V.mT
     return half + half.mT + apply_function(V, dfw * dw)
+
+
+def second_divided_differences(
+    xp: Any, w: Array, f: ElementwiseFn, df: ElementwiseFn, d2f: ElementwiseFn, gamma: Array | None = None
+) -> Array:
+    """T_ijk = f[λi, λj, λk], shape (..., n, n, n), accurate for every gap, including (triple) ties.
+
+    Of a triple, the two values furthest apart, x and y, and the third, z, give
+    f[x, y, z] = (f[x, z] − f[y, z]) / (x − y) from the first divided differences Γ
+    (:func:`divided_differences`), which loses at most about ε |Γ| / (|x − y| |T|). Where f″
+    barely changes across the triple, |f″(x) − f″(y)| ≤ ρ |f″((x + y)/2)| with
+    ρ = (200 ε)^{1/4}, that quotient would cancel and the Hermite–Genocchi integral
+    f[x, y, z] = ∫_simplex f″ is taken by the edge-midpoint rule (exact for quadratic f″),
+    (f″((x+y)/2) + f″((y+z)/2) + f″((x+z)/2)) / 6, whose error is then about ρ³ relative. At
+    a triple tie this is f″(λ)/2 exactly; on a double tie λi = λj ≠ λk it is
+    (f′(λi) − Γ_ik)/(λi − λk). The switch is scale-free, like the first-order one.
+    """
+    gamma = divided_differences(xp, w, f, df) if gamma is None else gamma
+    rho = (200 * dtype_eps(xp, w.dtype)) ** 0.25
+    li, lj, lk = w[..., :, None, None], w[..., None, :, None], w[..., None, None, :]
+    g_ij, g_ik, g_jk = gamma[..., :, :, None], gamma[..., :, None, :], gamma[..., None, :, :]
+    gap_ij, gap_ik, gap_jk = li - lj, li - lk, lj - lk
+    # of the three ways to write the quotient, the one dividing by the widest gap
+    widest_ij = (xp.abs(gap_ij) >= xp.abs(gap_ik)) & (xp.abs(gap_ij) >= xp.abs(gap_jk))
+    widest_ik = ~widest_ij & (xp.abs(gap_ik) >= xp.abs(gap_jk))
+    numerator = xp.where(widest_ij, g_ik - g_jk, xp.where(widest_ik, g_ij - g_jk, g_ij - g_ik))
+    gap = xp.where(widest_ij, gap_ij, xp.where(widest_ik, gap_ik, gap_jk))
+    x = xp.where(widest_ij, li, xp.where(widest_ik, li, lj))
+    y = xp.where(widest_ij, lj, xp.where(widest_ik, lk, lk))
+    m_ij, m_ik, m_jk = d2f((li + lj) / 2), d2f((li + lk) / 2), d2f((lj + lk) / 2)
+    d2x, d2y, d2m = d2f(x), d2f(y), d2f((x + y) / 2)
+    near = (gap == 0) | (xp.abs(d2x - d2y) <= rho * xp.abs(d2m))
+    quotient = numerator / xp.where(near, xp.ones_like(gap), gap)
+    return xp.where(near, (m_ij + m_ik + m_jk) / 6, quotient)
+
+
+def daleckii_krein_second(xp: Any, V: Array, T: Array, X: Array, H: Array) -> Array:
+    """D²F(A)[X, H] = V M Vᵀ, M_ab = Σ_c T_abc (X̃_ac H̃_cb + H̃_ac X̃_cb), X̃ = Vᵀ sym(X) V and
+    H̃ likewise, T = :func:`second_divided_differences`: the derivative along H of the
+    Daleckii–Krein map X ↦ dF (which is the VJP and the JVP), symmetric in X and H and, for
+    each, self-adjoint in the other; exact at ties."""
+    x, h = V.mT @ sym(X) @ V, V.mT @ sym(H) @ V
+    pairs = x[..., :, None, :] * h[..., None, :, :] + h[..., :, None, :] * x[..., None, :, :]
+    return congruence(V, xp.sum(T * pairs, axis=-1))

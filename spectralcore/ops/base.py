@@ -14,6 +14,7 @@ from typing import Any
 
 from ..method import Method
 from ..registry import REGISTRY
+from ..spectral import ScalarFunction
 from ..validation import SpectralError
 
 
@@ -33,6 +34,18 @@ class Op(abc.ABC):
         """How far a result computed by an approximate method is from exact (``residual_formula``,
         relative), checked under ``check=True``; None when there is nothing to check."""
         return None
+
+    def daleckii_krein(self, config: Any) -> ScalarFunction | None:
+        """The scalar function f when this configuration's derivative is the Daleckii–Krein rule of
+        F = f(A) (an exact spectral function from an exact eigendecomposition), else None. The
+        adapters then take second derivatives from f's second divided differences
+        (:func:`spectralcore.spectral.daleckii_krein_second`), exact at ties, instead of
+        differentiating the first derivative's formulas through the eigendecomposition."""
+        return None
+
+    def eigenpairs(self, xp: Any, residuals: Any) -> tuple[Any, Any]:
+        """(w, V) of A from the residuals of a configuration :meth:`daleckii_krein` names."""
+        raise SpectralError(f"{self.name} keeps no eigendecomposition")
 
     @abc.abstractmethod
     def forward(self, xp: Any, A: Any, config: Any) -> tuple[Any, Any]:
@@ -85,6 +98,14 @@ def second_order_error(op: Op, config: Any) -> SecondOrderError:
         f"spectralcore.{op.name}: second derivatives are not supported through {methods}: its first derivative "
         "is an approximation, whose own derivative is not the op's; they are for exact methods (the default "
         "eigh/sqrtm/invsqrtm, backward='exact', matrix_function/matrix_power)"
+    )
+
+
+def third_order_error(op: Op) -> SecondOrderError:
+    """The error for a third derivative through a Daleckii–Krein rule's second derivative."""
+    return SecondOrderError(
+        f"spectralcore.{op.name}: derivatives of third order are not supported (the second derivative is "
+        "the Daleckii-Krein rule's, from second divided differences; its own derivative is not implemented)"
     )
 
 

@@ -34,6 +34,9 @@ class Power:
     def df(self, w: Any) -> Any:
         return self.p * self._base(w) ** (self.p - 1)
 
+    def d2f(self, w: Any) -> Any:
+        return self.p * (self.p - 1) * self._base(w) ** (self.p - 2)
+
 
 @dataclasses.dataclass(frozen=True)
 class Log:
@@ -45,21 +48,34 @@ class Log:
     def df(self, w: Any) -> Any:
         return 1 / w
 
+    def d2f(self, w: Any) -> Any:
+        return -1 / (w * w)
+
 
 @dataclasses.dataclass(frozen=True)
 class Exp:
-    """f(λ) = f′(λ) = exp λ in the namespace of λ."""
+    """f(λ) = f′(λ) = f″(λ) = exp λ in the namespace of λ."""
 
     def f(self, w: Any) -> Any:
         return namespace(w).exp(w)
 
-    df = f
+    df = d2f = f
+
+
+@dataclasses.dataclass(frozen=True)
+class Elementwise:
+    """f, f′ and f″ (None: not given) of a spectral function, as :class:`ScalarFunction` needs."""
+
+    f: Callable[[Any], Any]
+    df: Callable[[Any], Any]
+    d2f: Callable[[Any], Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class SpectralConfig:
     f: Callable[[Any], Any]
     df: Callable[[Any], Any]
+    d2f: Callable[[Any], Any] | None  # f″, for second derivatives (None: the adapters differentiate df)
     forward: EighForward
     backward: EighBackward | None  # None: the exact Daleckii–Krein rule
     check: bool = True
@@ -70,6 +86,7 @@ def _configure(
     call: str,
     f: Callable[[Any], Any],
     df: Callable[[Any], Any],
+    d2f: Callable[[Any], Any] | None,
     forward: str | Method,
     backward: str | Method,
     check: bool,
@@ -77,11 +94,11 @@ def _configure(
     domain: str | None = None,
     eig: Any = None,
 ) -> SpectralConfig:
-    for name, fn in (("f", f), ("df", df)):
-        if not callable(fn):
+    for name, fn in (("f", f), ("df", df), ("d2f", d2f)):
+        if not callable(fn) and not (name == "d2f" and fn is None):
             raise SpectralError(
                 f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
-                f"namespace{' (the derivative of f)' if name == 'df' else ''}, got {fn!r}"
+                f"namespace{DERIVATIVE.get(name, '')}, got {fn!r}"
             )
     if eig is not None and forward != "eigh":
         raise SpectralError(f"{call}: `eig` replaces the forward; pass `eig` or `forward`, not both (got {forward!r})")
@@ -90,7 +107,10 @@ def _configure(
         slots.append(MethodSlot("backward", ("eigh-backward",), backward))
     methods = resolve_methods(call, slots, options)
     forward_, backward_ = cast(EighForward, methods["forward"]), cast("EighBackward | None", methods.get("backward"))
-    return SpectralConfig(f, df, forward_, backward_, check, domain)
+    return SpectralConfig(f, df, d2f, forward_, backward_, check, domain)
+
+
+DERIVATIVE = {"df": " (the derivative of f)", "d2f": " (the second derivative of f) or None"}
 
 
 class SpectralFunctionOp(Op):
@@ -102,6 +122,13 @@ class SpectralFunctionOp(Op):
         (p > 0) or definite (p < 0), log A definite; any other f is defined wherever f is, which
         the caller knows (NaN outside)."""
         return config.domain
+
+    def daleckii_krein(self, config: SpectralConfig) -> Elementwise | None:
+        """f, f′, f″ when the backward is the exact Daleckii–Krein rule (not an eigh backward)."""
+        return Elementwise(config.f, config.df, config.d2f) if config.backward is None else None
+
+    def eigenpairs(self, xp: Any, residuals: Any) -> tuple[Any, Any]:
+        return residuals[1], residuals[2]
 
     def forward(self, xp: Any, A: Any, config: SpectralConfig) -> tuple[Any, Any]:
         return self.forward_from(xp, A, config, config.forward(xp, A))
@@ -145,6 +172,7 @@ def matrix_function(
     f: Callable[[Any], Any],
     df: Callable[[Any], Any],
     *,
+    d2f: Callable[[Any], Any] | None = None,
     forward: str | Method = "eigh",
     backward: str | Method = "exact",
     check: bool = True,
@@ -158,14 +186,17 @@ def matrix_function(
     ties; it is exact at repeated eigenvalues, where differentiating through eigh is not.
     Any eigh backward name routes through the eigenvector path instead.
     ``f`` and ``df`` act on arrays of A's namespace (``xp.log`` and ``lambda x: 1 / x``
-    give the LogEig layer).
+    give the LogEig layer). ``d2f``, f″, is for second derivatives (Hessians), which are then
+    exact at ties too (second divided differences f[λi, λj, λk]); without it the torch and JAX
+    adapters take f″ by forward-mode differentiation of ``df``, and :func:`spectralcore.hvp`
+    asks for it.
 
     ``eig=sc.eigh(A)`` reuses one eigendecomposition for several functions of A (it replaces
     the forward): the result and its gradient are those of the call without it, which treats
     ``eig`` as fixed, so no derivative flows into it; ``check=True`` verifies that it
     decomposes A. The same holds for :func:`matrix_power`, :func:`logm` and :func:`expm`.
     """
-    return _configure("matrix_function", f, df, forward, backward, check, options, eig=eig)
+    return _configure("matrix_function", f, df, d2f, forward, backward, check, options, eig=eig)
 
 
 @public_op(MATRIX_POWER)
@@ -186,7 +217,7 @@ def matrix_power(
         raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")
     power = Power(float(p))
     domain = None if float(p).is_integer() else "psd" if p > 0 else "pd"
-    return _configure("matrix_power", power.f, power.df, forward, backward, check, options, domain, eig)
+    return _configure("matrix_power", power.f, power.df, power.d2f, forward, backward, check, options, domain, eig)
 
 
 @public_op(LOGM)
@@ -203,7 +234,7 @@ def logm(
     otherwise; NaN with ``check=False``). Backward as :func:`matrix_function`: Daleckii–Krein,
     Γ_ij = (log λi − log λj)/(λi − λj), exact at repeated eigenvalues."""
     log = Log()
-    return _configure("logm", log.f, log.df, forward, backward, check, options, "pd", eig)
+    return _configure("logm", log.f, log.df, log.d2f, forward, backward, check, options, "pd", eig)
 
 
 @public_op(EXPM)
@@ -219,4 +250,4 @@ def expm(
     """exp A = V exp(Λ) Vᵀ for symmetric ``A``. Backward as :func:`matrix_function`:
     Daleckii–Krein, Γ_ij = (e^λi − e^λj)/(λi − λj), exact at repeated eigenvalues."""
     exp = Exp()
-    return _configure("expm", exp.f, exp.df, forward, backward, check, options, eig=eig)
+    return _configure("expm", exp.f, exp.df, exp.d2f, forward, backward, check, options, eig=eig)

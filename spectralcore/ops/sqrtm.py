@@ -11,6 +11,7 @@ from ..linalg import eigendecomposition
 from ..method import EighBackward, Method, SqrtmBackward, SqrtmForward
 from ..spectral import eigen_cotangents, eigen_tangent
 from .base import MethodSlot, Op, resolve_methods
+from .spectral import Power
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +92,18 @@ class SqrtmOp(Op):
     def residual(self, xp: Any, A: Any, out: Any, config: SqrtmConfig) -> float | None:
         return _relative(xp, out @ out - A, A)
 
+    power = 0.5
+
+    def daleckii_krein(self, config: SqrtmConfig) -> Power | None:
+        """A^{±1/2} when an exact forward is followed by the eigenbasis (Daleckii–Krein) backward."""
+        exact = config.backward.daleckii_krein and config.forward.is_exact()
+        return Power(self.power) if exact else None
+
+    def eigenpairs(self, xp: Any, residuals: Any) -> tuple[Any, Any]:
+        A, _, saved = residuals
+        w, V = eigendecomposition(xp, A, saved)
+        return w, V
+
     def forward(self, xp: Any, A: Any, config: SqrtmConfig) -> tuple[Any, Any]:
         S, saved = config.forward.sqrtm(xp, A)
         return S, (A, S, saved)
@@ -110,6 +123,7 @@ class SqrtmOp(Op):
 class InvSqrtmOp(SqrtmOp):
     name = "invsqrtm"
     residual_formula = "‖W A W − I‖_F / ‖I‖_F"
+    power = -0.5
 
     def domain(self, config: Any) -> str | None:
         return "pd"

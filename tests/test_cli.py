@@ -25,9 +25,10 @@ PLUGIN = textwrap.dedent("""
         claims = frozenset({"bounded", "traceable"})
         eps: float = 1e-6
 
-        def kernel(self, xp, w):
-            d = w[..., None, :] - w[..., :, None]
-            return d / (d * d + self.eps)
+        def kernel(self, xp, w):  # broadening relative to max|λ|: units-free, as the suite checks
+            s = xp.max(xp.abs(w), axis=-1)[..., None, None]
+            d = (w[..., None, :] - w[..., :, None]) / s
+            return d / (d * d + self.eps) / s
 
     @sc.hookimpl
     def spectralcore_eigh_backward():

@@ -25,7 +25,7 @@ import functools
 import sys
 from typing import Any
 
-from spectralcore.dispatch import run_backward, run_forward, run_jvp
+from spectralcore.dispatch import run_backward, run_daleckii_krein, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult, no_jvp
 from spectralcore.ops.base import (
@@ -34,7 +34,9 @@ from spectralcore.ops.base import (
     exactly_differentiable,
     forward_mode_available,
     second_order_error,
+    third_order_error,
 )
+from spectralcore.spectral import with_second_derivative
 
 
 @functools.cache
@@ -115,15 +117,86 @@ def _custom_jvp() -> Any:
         if eig is not None or not exactly_differentiable(config):
             A, eig = _differentiable_once(op, config)(A, eig)
         xp = array_namespace(A)
+        rule_ = op.daleckii_krein(config) if eig is None else None
         with _numerics():
             out, residuals = run_forward(op, xp, A, config, eig)
-            tangent = run_jvp(op, xp, A, config, residuals, dA)
+            if rule_ is None:
+                tangent = run_jvp(op, xp, A, config, residuals, dA)
+            else:  # a primitive, so that second derivatives are the rule's own (exact at ties)
+                w, V = op.eigenpairs(xp, residuals)
+                rule_ = with_second_derivative(rule_, _forward_derivative)
+                tangent = _daleckii_krein()[0].bind(A, w, V, dA, op=op, rule=rule_)
         if isinstance(out, EighResult):
             accepted = None if out.accepted is None else np.zeros(out.accepted.shape, jax.dtypes.float0)
             return out, EighResult(tangent[0], tangent[1], accepted)
         return out, tangent
 
     return spectral
+
+
+def _forward_derivative(df: Any) -> Any:
+    """w ↦ df′(w) for an elementwise df, by forward-mode differentiation (``jax.jvp``)."""
+    import jax
+
+    return lambda w: jax.jvp(df, (w,), (jax.numpy.ones_like(w),))[1]
+
+
+@functools.cache
+def _daleckii_krein() -> tuple[Any, Any]:
+    """Two primitives: ``first`` (A, w, V, X) ↦ DF(A)[X], the Daleckii–Krein rule of F = f(A) that
+    is the JVP (and, self-adjoint, the VJP) of a configuration :meth:`Op.daleckii_krein` names, and
+    ``second`` (A, w, V, X, H) ↦ D²F(A)[X, H]. They are primitives, not jnp code, so that JAX
+    neither transposes nor differentiates the rule's formulas through eigh (which at ties gives a
+    wrong or non-finite Hessian): ``first``'s derivative along dA is ``second``, both are
+    self-adjoint in their linear arguments, so each transposes to itself; (w, V) are A's and take
+    no derivative; a third derivative raises. Batching moves the mapped axis to the front (the
+    rules broadcast over leading axes); jit lowers the jnp implementation."""
+    import jax
+    from array_api_compat import array_namespace
+    from jax.extend.core import Primitive
+    from jax.interpreters import ad, batching, mlir
+
+    first, second = Primitive("spectralcore_daleckii_krein"), Primitive("spectralcore_daleckii_krein_second")
+
+    def implementation(A: Any, w: Any, V: Any, *linear: Any, op: Op, rule: Any) -> Any:
+        with _numerics():
+            return run_daleckii_krein(array_namespace(A), rule, A, w, V, *linear)
+
+    def first_jvp(primals: Any, tangents: Any, **params: Any) -> Any:
+        A, w, V, X = primals
+        dA, _, _, dX = tangents
+        out = first.bind(A, w, V, X, **params)
+        parts = [] if type(dA) is ad.Zero else [second.bind(A, w, V, X, dA, **params)]
+        parts += [] if type(dX) is ad.Zero else [first.bind(A, w, V, dX, **params)]
+        return out, sum(parts[1:], parts[0]) if parts else ad.Zero.from_primal_value(out)
+
+    def first_transpose(ct: Any, A: Any, w: Any, V: Any, X: Any, **params: Any) -> Any:
+        return None, None, None, first.bind(A, w, V, ad.instantiate_zeros(ct), **params)
+
+    def second_transpose(ct: Any, A: Any, w: Any, V: Any, X: Any, H: Any, **params: Any) -> Any:
+        ct = ad.instantiate_zeros(ct)  # ⟨K, D²F[X, H]⟩ = ⟨D²F[K, H], X⟩ = ⟨D²F[X, K], H⟩
+        if ad.is_undefined_primal(X):
+            return None, None, None, second.bind(A, w, V, ct, H, **params), None
+        return None, None, None, None, second.bind(A, w, V, X, ct, **params)
+
+    def third(primals: Any, tangents: Any, *, op: Op, rule: Any) -> Any:
+        raise third_order_error(op)
+
+    def batched(primitive: Any) -> Any:
+        def rule(args: Any, dims: Any, **params: Any) -> Any:
+            size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+            return primitive.bind(*(batching.bdim_at_front(a, d, size) for a, d in zip(args, dims)), **params), 0
+
+        return rule
+
+    for primitive, jvp, transpose in ((first, first_jvp, first_transpose), (second, third, second_transpose)):
+        primitive.def_impl(implementation)
+        primitive.def_abstract_eval(lambda A, *_, **__: jax.core.ShapedArray(A.shape, A.dtype))
+        mlir.register_lowering(primitive, mlir.lower_fun(implementation, multiple_results=False))
+        ad.primitive_jvps[primitive] = jvp
+        ad.primitive_transposes[primitive] = transpose
+        batching.primitive_batchers[primitive] = batched(primitive)
+    return first, second
 
 
 @functools.cache

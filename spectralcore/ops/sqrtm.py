@@ -183,4 +183,9 @@ def invsqrtm(
 
 
 sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2", bound="≥ −√ε max|A|")
-invsqrtm.__doc__ = _DOC.format(what="inverse square root W = A^{-1/2}", definite="definite", power="-1/2", bound="> n ε max|λ|, below which A is singular to working precision")
+invsqrtm.__doc__ = _DOC.format(
+    what="inverse square root W = A^{-1/2}",
+    definite="definite",
+    power="-1/2",
+    bound="> n ε max|λ|, below which A is singular to working precision",
+)

@@ -23,6 +23,9 @@ class Backend:
     to_numpy: Callable[[Any], np.ndarray]
     device_of: Callable[[Any], str]
     precision: Callable[[Any], Any] = lambda dtype: contextlib.nullcontext()
+    # (loss, A, dA) ↦ the Hessian-vector product d/dt ∇loss(A + t dA) by the framework's own
+    # transforms; None where the framework has no second derivative
+    hvp: Callable[[Callable[[Any], Any], Any, Any], Any] | None = None
 
     def __str__(self) -> str:
         return f"{self.name}/{self.device}"
@@ -52,12 +55,16 @@ def _torch(device: str) -> Backend:
         x = x.detach().cpu()
         return (x.float() if x.dtype in (torch.float16, torch.bfloat16) else x).numpy()
 
+    def hvp(loss: Callable[[Any], Any], A: Any, dA: Any) -> Any:
+        return torch.func.jvp(torch.func.grad(loss), (A,), (dA,))[1]
+
     return Backend(
         "torch",
         device,
         lambda a: torch.asarray(a, device=device),
         to_numpy,
         lambda x: "cuda" if x.device.type == "cuda" else "cpu",
+        hvp=hvp,
     )
 
 
@@ -73,7 +80,10 @@ def _jax(device: str) -> Backend:
     def device_of(x: Any) -> str:
         return "cuda" if next(iter(x.devices())).platform == "gpu" else "cpu"
 
-    return Backend("jax", device, lambda a: jax.device_put(a, target), np.asarray, device_of, precision)
+    def hvp(loss: Callable[[Any], Any], A: Any, dA: Any) -> Any:
+        return jax.jvp(jax.grad(loss), (A,), (dA,))[1]
+
+    return Backend("jax", device, lambda a: jax.device_put(a, target), np.asarray, device_of, precision, hvp)
 
 
 def _cupy(device: str) -> Backend:

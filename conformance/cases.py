@@ -2,7 +2,8 @@
 
 Eigh cotangents come from the gauge-invariant loss L = Σ gw_i λi + Σ c_i viᵀ G vi, so gV =
 2 G V diag(c) is computed from each run's own V: backends whose eigenvectors differ in sign
-still differentiate the same loss.
+still differentiate the same loss. In units of A (:meth:`Cotangent.in_units`) the eigenvalue
+term is Σ gw_i λi / s, s = max|λ| the matrix's spectral scale, so that L(cA) = L(A).
 """
 
 from __future__ import annotations
@@ -48,8 +49,38 @@ def dead_channels(n: int = 6, dead: int = 2, seed: int = SEED) -> np.ndarray:
     return (a + a.T) / 2
 
 
+def spectral_scale(A: np.ndarray) -> np.ndarray:
+    """max|λ| of each matrix of A (..., n, n), shape (...): the unit in which the suite measures
+    gradients (spectralcore._array.spectral_scale, from float64 eigenvalues)."""
+    return np.max(np.abs(np.linalg.eigvalsh(A)), axis=-1)
+
+
+def conditioning(A: np.ndarray) -> float:
+    """κ = max|λ| / min_{i≠j} |λi − λj| (≥ 1): how much a relative perturbation of A (rounding)
+    is amplified in its eigenvectors, and so in every gradient of the suite."""
+    w = np.linalg.eigvalsh(A)
+    return float(max(1.0, np.max(np.abs(w)) / np.min(np.diff(w))))
+
+
+def _householder_triple_tie() -> np.ndarray:
+    """H diag(1, 2, 2, 2, 3) H with H = I − ½ uuᵀ, u = (1, 1, 1, 1, 0): orthogonal with entries
+    0, ±½, 1, so every entry of the product is exact in binary and the tie is exact in the
+    stored matrix, not only up to rounding."""
+    u = np.array([1.0, 1.0, 1.0, 1.0, 0.0])
+    h = np.eye(5) - np.outer(u, u) / 2
+    return (h * np.array([1.0, 2.0, 2.0, 2.0, 3.0])) @ h
+
+
 SEPARATED = Case("separated", with_spectrum([1.0, 1.6, 2.3, 3.1, 4.0]))
 NEAR_GAPS = (1e-3, 1e-6, 1e-9, 1e-12)
+# inputs of the equivariance checks: well separated, and a near tie that rounding cannot blur (κ ≈ 3e3)
+EQUIVARIANCE = (SEPARATED, Case("near-1e-03", with_spectrum([1.0, 1.0 + 1e-3, 2.0, 3.0, 3.0 + 1e-3])))
+# inputs of the second-order check where the first derivative is exact at ties (Daleckii–Krein)
+TIES = (
+    Case("near tie 1e-07", with_spectrum([1.0, 2.0, 2.0 + 1e-7, 3.0, 4.0])),
+    Case("2I", 2.0 * np.eye(5)),
+    Case("rotated triple tie", _householder_triple_tie()),
+)
 
 
 def degenerate(op: str) -> list[Case]:
@@ -74,6 +105,11 @@ def batch(case: Case, size: int = 3) -> np.ndarray:
     return np.stack([with_spectrum(list(spectrum), SEED + k) for k in range(size)])
 
 
+def direction(shape: tuple) -> np.ndarray:
+    """A seeded symmetric tangent dA."""
+    return Cotangent.for_shape(shape, 21).G
+
+
 @dataclasses.dataclass(frozen=True)
 class Cotangent:
     """Seeded cotangent data for inputs of shape (..., n, n)."""
@@ -94,3 +130,12 @@ class Cotangent:
 
     def scaled(self, factor: float) -> Cotangent:
         return Cotangent(self.G * factor, self.gw * factor, self.weights)
+
+    def in_units(self, scale: np.ndarray | float) -> Cotangent:
+        """The eigenvalue cotangent gw / s for matrices of spectral scale s (...): the loss
+        Σ gw λ / s + Σ c vᵀ G v is then scale-free, like the eigenvectors' term."""
+        return Cotangent(self.G, self.gw / np.asarray(scale)[..., None], self.weights)
+
+    def rotated(self, Q: np.ndarray) -> Cotangent:
+        """G → Q G Qᵀ: the cotangent of the same loss at Q A Qᵀ."""
+        return Cotangent(Q @ self.G @ Q.T, self.gw, self.weights)

@@ -20,58 +20,17 @@ from spectralcore.method import EighBackward
 
 from . import reference
 from .backends import Backend
-from .cases import SEPARATED, Cotangent, batch, degenerate
+from .cases import SEPARATED, Cotangent, batch, degenerate, direction, spectral_scale
+from .equivariance import rotation_equivariance, scale_equivariance
+from .result import Result, outcome, rel
+from .second_order import second_order
 from .subject import Subject
 
-BOUND = 1e12  # "bounded": ‖gA‖_F ≤ BOUND · ‖cotangent‖_F on every degenerate input
+BOUND = 1e12  # "bounded": ‖gA‖_F s^{1−p} ≤ BOUND · ‖cotangent‖_F on every degenerate input (units_ratio)
 ROUNDING = {"float32": 1e-5, "float64": 1e-12}  # for properties exact up to rounding
 CROSS = {"float32": 1e-4, "float64": 1e-10}  # same numbers on every backend
 DIRECTION = 0.5  # 1 − cos(gA, exact gA) on the well-separated input: cos ≥ 0.5, for every method
 SCALE = 1.8  # max(r, 1/r), r = ‖gA‖ / ‖exact gA‖: within a factor 1.8, for every method
-
-
-@dataclasses.dataclass(frozen=True)
-class Result:
-    check: str
-    kind: str
-    method: str
-    backend: str
-    device: str
-    dtype: str
-    case: str
-    measured: float
-    allowed: float
-    passed: bool
-
-    def __str__(self) -> str:
-        verdict = "passed" if self.passed else "FAILED"
-        return (
-            f"{verdict}: {self.check} — {self.kind} '{self.method}' on {self.backend}/{self.device} "
-            f"{self.dtype}, input '{self.case}': measured {self.measured:.3g}, allowed {self.allowed:.3g}"
-        )
-
-
-def rel(x: np.ndarray, y: np.ndarray) -> float:
-    """‖x − y‖ / ‖y‖ (inf if x is not finite, ‖x‖ if y = 0)."""
-    if not np.all(np.isfinite(x)):
-        return float("inf")
-    scale = np.linalg.norm(y)
-    return float(np.linalg.norm(x - y) / (scale if scale > 0 else 1.0))
-
-
-def _result(name: str, s: Subject, b: Backend, dtype: str, case: str, measured: float, allowed: float) -> Result:
-    return Result(
-        name,
-        s.kind,
-        s.method.name,
-        b.name,
-        b.device,
-        dtype,
-        f"{case}",
-        float(measured),
-        allowed,
-        bool(measured <= allowed),
-    )
 
 
 def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -82,10 +41,10 @@ def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         if allowed is None:
             continue
         got, ref = s.run(op, b, SEPARATED.matrix, dtype, cot), s.reference(op, SEPARATED.matrix, cot)
-        yield _result("agreement", s, b, dtype, f"{op.label} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
+        yield outcome("agreement", s, b, dtype, f"{op.label} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
         if not s.is_backward and op.primary:
             for key in ref.outputs:
-                yield _result(
+                yield outcome(
                     "agreement",
                     s,
                     b,
@@ -107,8 +66,8 @@ def direction_and_scale(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         g_norm, r_norm = (float(np.linalg.norm(g)), float(np.linalg.norm(r)))
         cosine = float(g @ r) / (g_norm * r_norm) if finite and g_norm > 0 else 0.0
         ratio = g_norm / r_norm if finite else float("inf")
-        yield _result("gradient direction", s, b, dtype, f"{op.label}, {SEPARATED.name}", 1 - cosine, DIRECTION)
-        yield _result(
+        yield outcome("gradient direction", s, b, dtype, f"{op.label}, {SEPARATED.name}", 1 - cosine, DIRECTION)
+        yield outcome(
             "gradient scale",
             s,
             b,
@@ -119,16 +78,27 @@ def direction_and_scale(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         )
 
 
+def units_ratio(gA: np.ndarray, G: np.ndarray, scale: np.ndarray, degree: float) -> np.ndarray:
+    """‖gA‖ s^{1−p} / ‖G‖ per matrix (inf where gA is not finite): the gradient of an op of
+    degree p in units of A, scale-free for the suite's cotangents (Cotangent.in_units)."""
+    finite = np.all(np.isfinite(gA), axis=(-2, -1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = np.linalg.norm(gA, axis=(-2, -1)) * scale ** (1 - degree) / np.linalg.norm(G, axis=(-2, -1))
+    return np.where(finite, ratio, np.inf)
+
+
 def bounded(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
-    """Finite gA with ‖gA‖ ≤ BOUND ‖cotangent‖ on repeated, near-repeated, zero-eigenvalue and
-    rank-deficient inputs, in every op using the method (singular ones where the op is defined)."""
+    """Finite gA with ‖gA‖ s^{1−p} ≤ BOUND ‖G‖ (:func:`units_ratio`; s = max|λ| of the input, p
+    the op's degree: eigh 0 with the eigenvalue cotangent gw/s, sqrtm ½, invsqrtm −½) on
+    repeated, near-repeated, zero-eigenvalue and rank-deficient inputs, in every op using the
+    method (singular ones where the op is defined)."""
     for op in s.ops:
         for case in degenerate(op.name):
-            cot = Cotangent.for_shape(case.matrix.shape)
-            run = s.run(op, b, case.matrix, dtype, cot)
-            g_norm = np.linalg.norm(cot.G)
-            ratio = np.linalg.norm(run.gA) / g_norm if np.all(np.isfinite(run.gA)) else float("inf")
-            yield _result("bounded", s, b, dtype, f"{op.label}, {case.name}", ratio, BOUND)
+            scale = spectral_scale(case.matrix)
+            cot = Cotangent.for_shape(case.matrix.shape).in_units(scale)
+            gA = s.run(op, b, case.matrix, dtype, cot).gA
+            ratio = float(units_ratio(gA, cot.G, scale, op.degree))
+            yield outcome("bounded", s, b, dtype, f"{op.label}, {case.name}", ratio, BOUND)
 
 
 def finite_outputs(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -139,7 +109,7 @@ def finite_outputs(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
             cot = Cotangent.for_shape(case.matrix.shape)
             outputs = s.run(op, b, case.matrix, dtype, cot).outputs
             bad = sum(int(np.sum(~np.isfinite(v))) for v in outputs.values())
-            yield _result("finite outputs", s, b, dtype, f"{op.label}, {case.name}", bad, 0)
+            yield outcome("finite outputs", s, b, dtype, f"{op.label}, {case.name}", bad, 0)
 
 
 def symmetric(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -147,7 +117,7 @@ def symmetric(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     cot = Cotangent.for_shape(SEPARATED.matrix.shape)
     for op in s.primary_ops:
         g = s.run(op, b, SEPARATED.matrix, dtype, cot).gA
-        yield _result("symmetric", s, b, dtype, op.name, rel(g.T, g), ROUNDING[dtype])
+        yield outcome("symmetric", s, b, dtype, op.name, rel(g.T, g), ROUNDING[dtype])
 
 
 def sign_invariance(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -170,7 +140,7 @@ def sign_invariance(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
                 xp, x, w, V * b.asarray(signs.astype(dtype)), b.asarray(gw.astype(dtype)), b.asarray(gV.astype(dtype))
             )
             grads.append(b.to_numpy(g).astype(np.float64))
-    yield _result("sign invariance", s, b, dtype, SEPARATED.name, rel(grads[1], grads[0]), ROUNDING[dtype])
+    yield outcome("sign invariance", s, b, dtype, SEPARATED.name, rel(grads[1], grads[0]), ROUNDING[dtype])
 
 
 def zero_cotangent(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -178,7 +148,7 @@ def zero_cotangent(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     cot = Cotangent.for_shape(SEPARATED.matrix.shape).scaled(0.0)
     for op in s.primary_ops:
         g = s.run(op, b, SEPARATED.matrix, dtype, cot).gA
-        yield _result("zero cotangent", s, b, dtype, op.name, float(np.max(np.abs(g))), 0.0)
+        yield outcome("zero cotangent", s, b, dtype, op.name, float(np.max(np.abs(g))), 0.0)
 
 
 def linearity(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -188,7 +158,7 @@ def linearity(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     mixed = Cotangent(2 * c1.G - 3 * c2.G, 2 * c1.gw - 3 * c2.gw, c1.weights)
     for op in s.primary_ops:
         runs = [s.run(op, b, SEPARATED.matrix, dtype, c) for c in (c1, c2, mixed)]  # eigh: gV = 2GVc is linear in G
-        yield _result(
+        yield outcome(
             "linearity", s, b, dtype, op.name, rel(runs[2].gA, 2 * runs[0].gA - 3 * runs[1].gA), 10 * ROUNDING[dtype]
         )
 
@@ -207,7 +177,7 @@ def batch_equals_loop(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
                 rel(whole.gA[k], single.gA),
                 *(rel(whole.outputs[key][k], single.outputs[key]) for key in single.outputs),
             )
-        yield _result("batch equals loop", s, b, dtype, op.name, worst, 10 * ROUNDING[dtype])
+        yield outcome("batch equals loop", s, b, dtype, op.name, worst, 10 * ROUNDING[dtype])
 
 
 def preserved(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -222,7 +192,7 @@ def preserved(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
             bad = sum(str(a.dtype).split(".")[-1] != dtype for a in arrays)
             bad += sum(b.device_of(a) != b.device_of(x) for a in arrays)
             bad += int(tuple(run.raw_gA.shape) != A.shape)
-        yield _result("dtype, device, shape", s, b, dtype, op.name, bad, 0)
+        yield outcome("dtype, device, shape", s, b, dtype, op.name, bad, 0)
 
 
 def cross_backend(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -234,45 +204,29 @@ def cross_backend(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     for op in s.primary_ops:
         mine, ref = s.run(op, b, SEPARATED.matrix, dtype, cot), s.run(op, numpy_backend, SEPARATED.matrix, dtype, cot)
         worst = max([rel(mine.gA, ref.gA)] + [rel(mine.outputs[k], ref.outputs[k]) for k in ref.outputs])
-        yield _result("same numbers as numpy", s, b, dtype, op.name, worst, CROSS[dtype])
+        yield outcome("same numbers as numpy", s, b, dtype, op.name, worst, CROSS[dtype])
 
 
 def jit(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """Under jax.jit the outputs and gA equal the eager ones."""
     import jax
-    import jax.numpy as jnp
 
     A = SEPARATED.matrix
     cot = Cotangent.for_shape(A.shape)
     for op in s.ops:
         with b.precision(dtype):
             x = b.asarray(A.astype(dtype))
-            role, G = s.roles(op), jnp.asarray(cot.G.astype(dtype))
-
-            def loss(a, op=op, role=role, G=G):
-                out = op.fn(a, **role)
-                if op.name == "eigh":
-                    w, V = out
-                    return jnp.sum(jnp.asarray(cot.gw.astype(dtype)) * w) + jnp.sum(
-                        (V * jnp.asarray(cot.weights.astype(dtype))) * (G @ V)
-                    )
-                return jnp.sum(G * out)
-
+            loss = s.loss(op, b, dtype, cot)
             eager = np.asarray(jax.grad(loss)(x), dtype=np.float64)
             traced = np.asarray(jax.jit(jax.grad(loss))(x), dtype=np.float64)
-        yield _result("jax.jit", s, b, dtype, op.label, rel(traced, eager), 100 * ROUNDING[dtype])
-
-
-def _direction(shape: tuple) -> np.ndarray:
-    """A seeded symmetric tangent dA."""
-    return Cotangent.for_shape(shape, 21).G
+        yield outcome("jax.jit", s, b, dtype, op.label, rel(traced, eager), 100 * ROUNDING[dtype])
 
 
 def transpose(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """Forward mode is the transpose of reverse mode: ⟨JVP(dA), c⟩ = ⟨dA, VJP(c)⟩ for a random
     symmetric dA and cotangent c, in every op with a JVP; measured relative to ‖dA‖ ‖VJP(c)‖."""
     A = SEPARATED.matrix
-    dA, cot = _direction(A.shape), Cotangent.for_shape(A.shape)
+    dA, cot = direction(A.shape), Cotangent.for_shape(A.shape)
     for op in s.ops:
         if not s.has_jvp(op):
             continue
@@ -283,7 +237,7 @@ def transpose(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         scale = np.linalg.norm(dA) * np.linalg.norm(gA) + sum(
             np.linalg.norm(tangents[key]) * np.linalg.norm(c) for key, c in zip(outputs, cotangent)
         )
-        yield _result("jvp transposes vjp", s, b, dtype, op.label, abs(forward - reverse) / scale, ROUNDING[dtype])
+        yield outcome("jvp transposes vjp", s, b, dtype, op.label, abs(forward - reverse) / scale, ROUNDING[dtype])
 
 
 def _reference_outputs(op_name: str, A: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -298,7 +252,7 @@ def jvp_finite_differences(s: Subject, b: Backend, dtype: str) -> Iterator[Resul
     """An exact method's JVP against central differences of the float64 reference outputs
     (Richardson-extrapolated, O(h⁴)), within the accuracy the method claims."""
     A = SEPARATED.matrix
-    dA, cot = _direction(A.shape), Cotangent.for_shape(A.shape)
+    dA, cot = direction(A.shape), Cotangent.for_shape(A.shape)
     h = 1e-3
 
     def central(step: float) -> dict[str, np.ndarray]:
@@ -314,7 +268,7 @@ def jvp_finite_differences(s: Subject, b: Backend, dtype: str) -> Iterator[Resul
         coarse, fine = central(h), central(h / 2)
         for key in fine:
             expected = (4 * fine[key] - coarse[key]) / 3
-            yield _result(
+            yield outcome(
                 "jvp against differences", s, b, dtype, f"{op.label} d{key}", rel(tangents[key], expected), allowed
             )
 
@@ -345,4 +299,7 @@ CHECKS = [
     Check("jax.jit", jit, lambda s, b: b.name == "jax" and "traceable" in _claims(s)),
     Check("jvp transposes vjp", transpose, lambda s, b: s.method.has_jvp()),
     Check("jvp against differences", jvp_finite_differences, lambda s, b: s.method.has_jvp() and "exact" in _claims(s)),
+    Check("scale equivariance", scale_equivariance, lambda s, b: True),
+    Check("rotation equivariance", rotation_equivariance, lambda s, b: True),
+    Check("second order", second_order, lambda s, b: "exact" in _claims(s)),
 ]

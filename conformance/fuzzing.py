@@ -3,17 +3,18 @@
 Each case is a symmetric positive semidefinite n × n matrix (n from 1 to 64) of one family:
 exact ties, clusters and near-ties (relative gaps 1e-3 … 1e-14), zero eigenvalues, sample
 covariances of fewer samples than channels, with dead (all-zero) channels or of one sample,
-each scaled by 10^u, u uniform in [−3, 3]. ``invsqrtm`` gets the positive definite families
-only (it is infinite on singular input). Cases of one size and family run as one batch.
-The all-zero matrix is left out: the square root's derivative there is infinite and has no
-scale to bound it by (the eigenvector path gives finite but astronomically large values).
+each scaled by 10^u, u uniform in [−8, 8] (:data:`DECADES`, float32 and float64 alike: the
+bound is relative, and float32's range holds the gradients of every op there, up to
+c^{−3/2} = 1e12 for the inverse root; past 10^±16 its squares overflow). ``invsqrtm`` gets
+the positive definite families only (it is infinite on singular input). Cases of one size and
+family run as one batch. The all-zero matrix is left out: the square root's derivative there is
+infinite and has no scale to bound it by.
 
-A case fails when gA is not finite or ‖gA‖_F > BOUND ‖cotangent‖_F, the conformance suite's
-bound. That bound is absolute while the methods' own are partly relative to the scale (a
-tie threshold relative to λmax, a clip at an absolute value), hence scales of 10^±3: at
-10^±6 exact gradients of near-ties alone pass 1e12. The first failing case of each (op,
-method, backend, dtype) is saved as ``.npz`` (matrix, cotangent, how to call it) and
-:func:`replay` runs it again.
+A case fails when gA is not finite or ‖gA‖_F s^{1−p} > BOUND ‖cotangent‖_F, the conformance
+suite's bound in units of A (``checks.units_ratio``: s = max|λ| of each matrix, p the op's
+degree, eigh's eigenvalue cotangent gw/s). The first failing case of each (op, method,
+backend, dtype) is saved as ``.npz`` (matrix, cotangent, how to call it) and :func:`replay`
+runs it again.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from .backends import Backend, available
-from .cases import Cotangent, orthogonal
-from .checks import BOUND
+from .cases import Cotangent, orthogonal, spectral_scale
+from .checks import BOUND, units_ratio
 from .runner import DTYPES, MethodSelection, subjects
 from .subject import Op, Subject
 
@@ -36,6 +37,7 @@ SIZES = (1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 48, 64)
 FAMILIES = ("ties", "clusters", "near-ties", "zeros", "fewer samples", "dead channels", "one sample")
 POSITIVE = ("ties", "clusters", "near-ties")
 BATCH = 32
+DECADES = 8  # scales 10^U(−8, 8)
 
 
 def _spectrum(rng: np.random.Generator, n: int, family: str) -> np.ndarray:
@@ -54,8 +56,8 @@ def _spectrum(rng: np.random.Generator, n: int, family: str) -> np.ndarray:
 
 
 def case(rng: np.random.Generator, n: int, family: str) -> np.ndarray:
-    """One symmetric positive semidefinite matrix of ``family``, scaled by 10^U(−3, 3)."""
-    scale = 10.0 ** rng.uniform(-3, 3)
+    """One symmetric positive semidefinite matrix of ``family``, scaled by 10^U(−8, 8)."""
+    scale = 10.0 ** rng.uniform(-DECADES, DECADES)
     if family in ("fewer samples", "dead channels", "one sample"):
         samples = 1 if family == "one sample" else int(rng.integers(1, max(2, n)))
         if family == "dead channels":
@@ -110,7 +112,7 @@ class FuzzResult:
         return (
             f"{verdict}: fuzz — {self.kind} '{self.method}' in {self.op} on {self.backend}/{self.device} "
             f"{self.dtype}: {self.cases} cases, {self.nonfinite} non-finite, {self.over_bound} over "
-            f"{BOUND:g}, worst ‖gA‖/‖cotangent‖ {self.worst_ratio:.3g}{where}"
+            f"{BOUND:g}, worst ‖gA‖ s^(1−p)/‖cotangent‖ {self.worst_ratio:.3g}{where}"
         )
 
 
@@ -144,12 +146,10 @@ def fuzz_one(
     result = FuzzResult(s.kind, s.method.name, op.name, b.name, b.device, dtype)
     start = time.perf_counter()
     for k, (_, A) in enumerate(batches(seed, cases, op.name)):
-        cot = Cotangent.for_shape(A.shape, seed + k)
-        gA = s.run(op, b, A, dtype, cot).gA
-        finite = np.all(np.isfinite(gA), axis=(-2, -1))
-        with np.errstate(over="ignore", invalid="ignore"):
-            ratio = np.linalg.norm(gA, axis=(-2, -1)) / np.linalg.norm(cot.G, axis=(-2, -1))
-        ratio = np.where(finite, ratio, np.inf)
+        scale = spectral_scale(A)
+        cot = Cotangent.for_shape(A.shape, seed + k).in_units(scale)
+        ratio = units_ratio(s.run(op, b, A, dtype, cot).gA, cot.G, scale, op.degree)
+        finite = np.isfinite(ratio)
         bad = ~finite | (ratio > BOUND)
         result.cases += A.shape[0]
         result.nonfinite += int(np.sum(~finite))

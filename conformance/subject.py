@@ -3,15 +3,22 @@
 A method is tested in its own op (``sc.eigh`` for eigh kinds, ``sc.sqrtm`` and ``sc.invsqrtm``
 with the default partner for sqrtm kinds) and in every composition that reaches it: an eigh
 backward through ``sqrtm`` and ``invsqrtm`` (the eigenvector path), a sqrtm forward with each
-registered sqrtm backward and a sqrtm backward with each registered sqrtm forward.
+registered sqrtm backward and a sqrtm backward with each registered sqrtm forward. The
+second-order check also runs eigh methods in ``sc.logm``, ``sc.expm`` and ``sc.matrix_power``
+(:attr:`Subject.second_order_ops`).
+
+Each op has a degree p of homogeneity, f(cA) = c^p f(A) (:attr:`Op.degree`), so its gradient
+has degree p − 1 and gA · s^{1−p}, s = max|λ|, is the gradient in units of A.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 
 import spectralcore as sc
 from spectralcore.dispatch import PublicOp
@@ -28,6 +35,9 @@ ROLE = {
     "sqrtm-backward": "backward",
 }
 OTHER = {"sqrtm-forward": "sqrtm-backward", "sqrtm-backward": "sqrtm-forward"}
+# f(cA) = c^p f(A) for each output; eigh's gradient has the projector's degree (its eigenvalue
+# cotangent is taken in units of A, Cotangent.in_units)
+DEGREE = {"eigh": 0.0, "eigenvalues": 1.0, "weighted projector": 0.0, "sqrtm": 0.5, "invsqrtm": -0.5}
 
 
 class MethodError(Exception):
@@ -53,12 +63,19 @@ class Op:
     fn: PublicOp[..., Any]
     partner: Method | None = None
     primary: bool = True
+    args: tuple[float, ...] = ()  # positional arguments after A (matrix_power's p)
 
     @property
     def label(self) -> str:
+        name = " ".join([self.name, *map(str, self.args)])
         if self.partner is None:
-            return self.name if self.primary else f"{self.name} (eigenvector path)"
-        return f"{self.name} with {self.partner.kind.split('-')[1]} '{self.partner.name}'"
+            return name if self.primary else f"{name} (eigenvector path)"
+        return f"{name} with {self.partner.kind.split('-')[1]} '{self.partner.name}'"
+
+    @property
+    def degree(self) -> float:
+        """p with f(cA) = c^p f(A) (eigh: the eigenvector projector's, 0), so gA(cA) = c^{p−1} gA(A)."""
+        return self.args[0] if self.name == "matrix_power" else DEGREE[self.name]
 
 
 def _partners(kind: str) -> list[Method]:
@@ -93,6 +110,18 @@ class Subject:
             if partner.name != default and self._accepts(partner):
                 ops += [Op("sqrtm", sc.sqrtm, partner, False), Op("invsqrtm", sc.invsqrtm, partner, False)]
         return ops
+
+    @property
+    def second_order_ops(self) -> list[Op]:
+        """:attr:`ops` and, for eigh methods, the spectral functions log, exp and A^0.3."""
+        if not self.kind.startswith("eigh"):
+            return self.ops
+        spectral = [Op("logm", sc.logm), Op("expm", sc.expm), Op("matrix_power", sc.matrix_power, args=(0.3,))]
+        return self.ops + [dataclasses.replace(op, primary=self.kind == "eigh-forward") for op in spectral]
+
+    def configuration(self, op: Op) -> Any:
+        """The op's configuration with this method (what the adapters decide second order by)."""
+        return op.fn.configure(np.eye(2), *op.args, **self.roles(op))
 
     @property
     def primary_ops(self) -> list[Op]:
@@ -134,7 +163,7 @@ class Subject:
     def _run(self, op: Op, backend: Backend, A: np.ndarray, dtype: str, cot: Cotangent) -> Run:
         with backend.precision(dtype):
             x = backend.asarray(A.astype(dtype))
-            out, pullback = sc.vjp(op.fn, x, **self.roles(op))
+            out, pullback = sc.vjp(op.fn, x, *op.args, **self.roles(op))
             if op.name == "eigh":
                 w, V = backend.to_numpy(out[0]), backend.to_numpy(out[1])
                 gw, gV = cot.eigh(V.astype(np.float64))
@@ -151,39 +180,55 @@ class Subject:
                 raw_gA,
             )
 
+    def loss(self, op: Op, backend: Backend, dtype: str, cot: Cotangent) -> Callable[[Any], Any]:
+        """A ↦ the scalar loss whose gradient :meth:`run` computes, written in the backend's
+        namespace so its framework can differentiate it: ⟨G, f(A)⟩, or for eigh
+        Σ gw λ + Σ c viᵀ G vi (gV = 2 G V diag(c))."""
+        G, gw, weights = (backend.asarray(v.astype(dtype)) for v in (cot.G, cot.gw, cot.weights))
+
+        def loss(a: Any) -> Any:
+            xp = array_namespace(a)
+            out = op.fn(a, *op.args, **self.roles(op))
+            if op.name == "eigh":
+                return xp.sum(gw * out[0]) + xp.sum((out[1] * weights) * (G @ out[1]))
+            return xp.sum(G * out)
+
+        return loss
+
     def has_jvp(self, op: Op) -> bool:
         """Whether forward mode is available in ``op``: the method and the op's partner have a JVP."""
         return all(m.has_jvp() for m in self.roles(op).values())
 
+    def pushforward(
+        self, op: Op, backend: Backend, A: np.ndarray, dtype: str, dA: np.ndarray, weights: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The output tangents of ``op`` at A for dA, as float64 NumPy: for eigh dw, dV and the
+        weighted projector's dP = dV C Vᵀ + V C dVᵀ (C = diag(weights))."""
+        with backend.precision(dtype):
+            x = backend.asarray(A.astype(dtype))
+            out, pushforward = sc.linearize(op.fn, x, *op.args, **self.roles(op))
+            tangent = pushforward(backend.asarray(dA.astype(dtype)))
+            if op.name != "eigh":
+                return {op.name: backend.to_numpy(tangent).astype(np.float64)}
+            dw, dV = (backend.to_numpy(t).astype(np.float64) for t in tangent)
+            V = backend.to_numpy(out[1]).astype(np.float64)
+        half = (dV * weights) @ np.swapaxes(V, -1, -2)
+        return {"eigenvalues": dw, "eigenvectors": dV, "weighted projector": half + np.swapaxes(half, -1, -2)}
+
     def tangents(
         self, op: Op, backend: Backend, A: np.ndarray, dtype: str, dA: np.ndarray, cot: Cotangent
     ) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, ...], np.ndarray]:
-        """Forward mode and reverse mode of ``op`` at A in ``dtype``: (the output tangents for dA as
-        float64 NumPy, the same cotangent as arrays of the output's structure, gA for it). For eigh
-        the tangents are dw, dV and the weighted projector's dP = dV C Vᵀ + V C dVᵀ; its cotangent
+        """Forward mode and reverse mode of ``op`` at A in ``dtype``: (:meth:`pushforward`, the
+        same cotangent as arrays of the output's structure, gA for it). For eigh the cotangent
         is (gw, G) taken as arbitrary arrays."""
+        cotangent = (cot.gw, cot.G) if op.name == "eigh" else (cot.G,)
         with backend.precision(dtype):
             x = backend.asarray(A.astype(dtype))
-            out, pushforward = sc.linearize(op.fn, x, **self.roles(op))
-            _, pullback = sc.vjp(op.fn, x, **self.roles(op))
-            tangent = pushforward(backend.asarray(dA.astype(dtype)))
-            cotangent: tuple[np.ndarray, ...]
-            if op.name == "eigh":
-                cotangent = (cot.gw, cot.G)
-                gA = pullback(tuple(backend.asarray(c.astype(dtype)) for c in cotangent))
-                dw, dV = (backend.to_numpy(t).astype(np.float64) for t in tangent)
-                V = backend.to_numpy(out[1]).astype(np.float64)
-                half = (dV * cot.weights) @ np.swapaxes(V, -1, -2)
-                tangents = {
-                    "eigenvalues": dw,
-                    "eigenvectors": dV,
-                    "weighted projector": half + np.swapaxes(half, -1, -2),
-                }
-            else:
-                cotangent = (cot.G,)
-                gA = pullback(backend.asarray(cot.G.astype(dtype)))
-                tangents = {op.name: backend.to_numpy(tangent).astype(np.float64)}
-        return tangents, cotangent, backend.to_numpy(gA).astype(np.float64)
+            _, pullback = sc.vjp(op.fn, x, *op.args, **self.roles(op))
+            arrays = tuple(backend.asarray(c.astype(dtype)) for c in cotangent)
+            gA = pullback(arrays if op.name == "eigh" else arrays[0])
+            gA = backend.to_numpy(gA).astype(np.float64)
+        return self.pushforward(op, backend, A, dtype, dA, cot.weights), cotangent, gA
 
     def reference(self, op: Op, A: np.ndarray, cot: Cotangent) -> Run:
         """The exact outputs and gradient, in float64 NumPy."""

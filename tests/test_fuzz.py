@@ -23,7 +23,7 @@ def test_each_family_is_a_degenerate_psd_matrix(family):
         w = np.linalg.eigvalsh(a)
         assert a.shape == (n, n) and np.array_equal(a, a.T)
         assert w[-1] > 0 and w[0] >= -1e-12 * w[-1]  # PSD, never the zero matrix
-        assert 1e-3 / 64 <= w[-1] <= 1e3 * 64
+        assert 10.0**-fuzzing.DECADES / 64 <= w[-1] <= 10.0**fuzzing.DECADES * 64
         if n == 64:
             rel = np.diff(w) / w[-1]
             if family in ("ties", "near-ties", "clusters"):

@@ -1,0 +1,58 @@
+"""One measurement of the suite: which check, which method, backend, dtype and input, the
+measured against the allowed value."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .backends import Backend
+    from .subject import Subject
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    check: str
+    kind: str
+    method: str
+    backend: str
+    device: str
+    dtype: str
+    case: str
+    measured: float
+    allowed: float
+    passed: bool
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return (
+            f"{verdict}: {self.check} — {self.kind} '{self.method}' on {self.backend}/{self.device} "
+            f"{self.dtype}, input '{self.case}': measured {self.measured:.3g}, allowed {self.allowed:.3g}"
+        )
+
+
+def rel(x: np.ndarray, y: np.ndarray) -> float:
+    """‖x − y‖ / ‖y‖ (inf if x is not finite, ‖x‖ if y = 0)."""
+    if not np.all(np.isfinite(x)):
+        return float("inf")
+    scale = np.linalg.norm(y)
+    return float(np.linalg.norm(x - y) / (scale if scale > 0 else 1.0))
+
+
+def outcome(name: str, s: Subject, b: Backend, dtype: str, case: str, measured: float, allowed: float) -> Result:
+    """The result of one measurement of ``s`` on ``b``: passed when measured ≤ allowed."""
+    return Result(
+        name,
+        s.kind,
+        s.method.name,
+        b.name,
+        b.device,
+        dtype,
+        f"{case}",
+        float(measured),
+        allowed,
+        bool(measured <= allowed),
+    )

@@ -15,14 +15,14 @@ from __future__ import annotations
 import importlib
 import sys
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, cast
 
 from spectralcore._array import register_namespace
 from spectralcore.dispatch import run_backward, run_daleckii_krein, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult
 from spectralcore.ops.base import Op, exactly_differentiable, second_order_error, third_order_error
-from spectralcore.spectral import with_second_derivative
+from spectralcore.spectral import ScalarFunction, with_second_derivative
 from spectralcore.trace_constants import add_marker
 
 
@@ -196,7 +196,7 @@ def _define_functions() -> tuple[type, type]:
 
         @staticmethod
         def forward(A: Any, X: Any, w: Any, V: Any, call: _Call) -> Any:
-            return run_daleckii_krein(call.xp, call.rule, A, w, V, X)
+            return run_daleckii_krein(call.xp, cast(ScalarFunction, call.rule), A, w, V, X)  # set where used
 
         @staticmethod
         def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
@@ -229,7 +229,7 @@ def _define_functions() -> tuple[type, type]:
 
         @staticmethod
         def forward(A: Any, X: Any, H: Any, w: Any, V: Any, call: _Call) -> Any:
-            return run_daleckii_krein(call.xp, call.rule, A, w, V, X, H)
+            return run_daleckii_krein(call.xp, cast(ScalarFunction, call.rule), A, w, V, X, H)
 
         @staticmethod
         def setup_context(ctx: Any, inputs: Any, output: Any) -> None:

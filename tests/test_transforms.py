@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import spectralcore as sc
-from reference import covariance, rel_err, symmetric
+from reference import covariance, random_orthogonal, rel_err, symmetric
 
 N = 5
 FIRST = 1e-10  # float64, framework against NumPy: rounding
@@ -281,6 +281,115 @@ def test_jax_second_order_of_approximations_raises(jax, data, name):
         jax.hessian(loss)(jnp.asarray(a[0]))
     with pytest.raises(sc.SecondOrderError):
         jax.grad(lambda x: jnp.sum(jax.grad(loss)(x) * jnp.asarray(dA)))(jnp.asarray(a[0]))
+
+
+# ============================================================================ second order at ties
+
+# the Daleckii–Krein configurations: their first derivative is exact at ties, and so must their
+# second be (second divided differences); the reference is central differences of NumPy's g
+AT_TIES = ["sqrtm", "invsqrtm", "matrix_power", "matrix_function-log", "logm", "expm"]
+
+
+@pytest.fixture(scope="module")
+def ties():
+    """A = 2I (every eigenvalue tied, bitwise), a rotated triple tie (computed gaps ~1e-16) and a
+    rotated near tie (gap 1e-9), 5 × 5 float64; a loss weight and a symmetric direction."""
+    rng = np.random.default_rng(20261203)
+    q = random_orthogonal(rng, N)
+
+    def rotated(lam):
+        a = (q * np.asarray(lam)) @ q.T
+        return (a + a.T) / 2
+
+    inputs = {
+        "2I": 2 * np.eye(N),
+        "triple tie": rotated([0.5, 1.0, 1.0, 1.0, 2.0]),
+        "near tie": rotated([0.5, 1.0, 1.0 + 1e-9, 1.5, 2.0]),
+    }
+    return inputs, rng.standard_normal((N, N)), symmetric(rng, N)
+
+
+def _tie_cases(ties, name):
+    inputs, G, dA = ties
+    case = CASES[name]
+    for label, a in inputs.items():
+        yield label, a, case, G, dA, reference_hvp(case, a, None, G, dA)
+
+
+@pytest.mark.parametrize("name", AT_TIES)
+def test_torch_second_order_at_ties(torch, ties, name):
+    """torch.func.hessian, jvp of grad and a double backward at 2I, a triple and a near tie."""
+    for label, a, case, G, dA, expected in _tie_cases(ties, name):
+        loss = loss_of(case, None, _t(torch, G), torch.log)
+        A, D = _t(torch, a), _t(torch, dA)
+        H = torch.func.hessian(loss)(A)
+        assert rel_err(torch.einsum("ijkl,kl->ij", H, D), expected) < SECOND, label
+        assert rel_err(torch.func.jvp(torch.func.grad(loss), (A,), (D,))[1], expected) < SECOND, label
+        X = A.clone().requires_grad_()
+        (g,) = torch.autograd.grad(loss(X), X, create_graph=True)
+        (hvp,) = torch.autograd.grad((g * D).sum(), X)
+        assert rel_err(hvp, expected) < SECOND, label
+
+
+@pytest.mark.parametrize("name", AT_TIES)
+def test_jax_second_order_at_ties(jax, ties, name):
+    """jax.hessian, jvp of grad (also under jit and vmap over the three inputs) and grad of grad."""
+    jnp = jax.numpy
+    cases = list(_tie_cases(ties, name))
+    _, _, case, G, dA, _ = cases[0]
+    loss = loss_of(case, None, jnp.asarray(G), jnp.log)
+    D = jnp.asarray(dA)
+
+    def hvp(x):
+        return jax.jvp(jax.grad(loss), (x,), (D,))[1]
+
+    for label, a, _, _, _, expected in cases:
+        A = jnp.asarray(a)
+        assert rel_err(jnp.einsum("ijkl,kl->ij", jax.hessian(loss)(A), D), expected) < SECOND, label
+        assert rel_err(hvp(A), expected) < SECOND, label
+        assert rel_err(jax.jit(hvp)(A), expected) < SECOND, label
+        assert rel_err(jax.grad(lambda x: jnp.sum(jax.grad(loss)(x) * D))(A), expected) < SECOND, label
+    batched = jax.vmap(hvp)(jnp.asarray(np.stack([a for _, a, *_ in cases])))
+    for (label, *_, expected), got in zip(cases, batched):
+        assert rel_err(got, expected) < SECOND, label
+
+
+@pytest.mark.parametrize("namespace", ["numpy", "array_api_strict"])
+@pytest.mark.parametrize("name", AT_TIES)
+def test_explicit_hvp_at_ties(ties, name, namespace):
+    """sc.hvp on any Array-API array: the pullback and its derivative along dA."""
+    xp = pytest.importorskip(namespace)
+    for label, a, case, G, dA, expected in _tie_cases(ties, name):
+        args = {"matrix_power": (0.5,), "matrix_function": (xp.log, lambda x: 1 / x)}.get(case.op, ())
+        options = {"d2f": lambda x: -1 / (x * x)} if case.op == "matrix_function" else {}
+        gA, dgA = sc.hvp(getattr(sc, case.op), xp.asarray(a), xp.asarray(G), xp.asarray(dA), *args, **options)
+        assert rel_err(np.asarray(gA), reference_grad(case, a, None, G)) < FIRST, label
+        assert rel_err(np.asarray(dgA), expected) < SECOND, label
+
+
+def test_explicit_hvp_refuses_what_it_cannot_compute(ties):
+    inputs, G, dA = ties
+    a = inputs["triple tie"]
+    with pytest.raises(sc.SecondOrderError, match="sqrtm-backward 'lyapunov'"):
+        sc.hvp(sc.sqrtm, a, G, dA, forward="mpa", backward="lyapunov")
+    with pytest.raises(sc.SecondOrderError, match="not a Daleckii-Krein rule"):
+        sc.hvp(sc.sqrtm, a, G, dA, backward="pade")  # exact, through the eigenvector path
+    with pytest.raises(sc.SpectralError, match="pass d2f="):
+        sc.hvp(sc.matrix_function, a, G, dA, np.log, lambda x: 1 / x)
+    with pytest.raises(sc.SecondOrderError, match="eig="):
+        sc.hvp(sc.logm, a, G, dA, eig=sc.eigh(a))
+    with pytest.raises(sc.SpectralError, match=r"tangent `dsqrtm` must have shape \(5, 5\)"):
+        sc.hvp(sc.sqrtm, a, G, dA[:4, :4])
+    gA, dgA = sc.hvp(sc.sqrtm, a, None, dA)
+    assert not np.any(gA) and not np.any(dgA)
+
+
+def test_third_derivatives_raise(torch, jax):
+    jnp = jax.numpy
+    with pytest.raises(sc.SecondOrderError, match="third order"):
+        jax.jacfwd(jax.hessian(lambda A: sc.sqrtm(A).sum()))(2 * jnp.eye(3))
+    with pytest.raises(sc.SecondOrderError, match="third order"):
+        torch.func.jacfwd(torch.func.hessian(lambda A: sc.logm(A).sum()))(2 * torch.eye(3, dtype=torch.float64))
 
 
 # ============================================================================ VJP-only methods

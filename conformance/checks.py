@@ -4,8 +4,10 @@ Every method is checked for correctness on a well-separated input, whatever it d
 gradient's direction and scale always (no opt-out), and agreement within the accuracy it
 claims (``Method.claimed_accuracy``: its ``accuracy``, 1e-8 if exact, else 0.1) unless it opts
 out with a reason. The claims decide the rest (``applies``): boundedness only for methods
-claiming ``bounded``, jax.jit only for ``traceable``. The claim checks run in every op that
-uses the method (``Subject.ops``); the structural ones in its own op (``Subject.primary_ops``).
+claiming ``bounded`` (in units of A: :func:`units_ratio`), jax.jit only for ``traceable``,
+second order (:mod:`.second_order`) only for ``exact``; scale and rotation equivariance
+(:mod:`.equivariance`) for every method. The claim checks run in every op that uses the method
+(``Subject.ops``); the structural ones in its own op (``Subject.primary_ops``).
 """
 
 from __future__ import annotations

@@ -6,9 +6,13 @@ options of every registered one. Subclasses set three class attributes:
 
 * ``name``   — the string users pass (``backward="taylor"``),
 * ``claims`` — the guarantees it makes, checked by the conformance suite:
-  ``"exact"`` (agrees with the analytic result), ``"bounded"`` (finite gradients at
-  repeated and zero eigenvalues), ``"traceable"`` (fixed compute graph: no Python
-  branching on array values, no host synchronisation),
+  ``"exact"`` (agrees with the analytic result, and may be differentiated twice),
+  ``"bounded"`` (finite gradients at repeated and zero eigenvalues, bounded in units of A:
+  ‖gA‖ s^{1−p} / ‖cotangent‖ ≤ 1e12 with s = max|λ| of each matrix and p the op's degree,
+  f(cA) = c^p f(A) — eigh's eigenvectors 0, with its eigenvalue cotangent taken as gw/s,
+  sqrtm ½, invsqrtm −½), ``"traceable"`` (fixed compute graph: no Python branching on array
+  values, no host synchronisation). Every method, whatever it claims, must be equivariant
+  under A → cA and A → QAQᵀ (its thresholds relative to each matrix's own scale),
 * ``reference`` — the paper and equation it implements,
 * ``accuracy`` (optional) — the float64 relative error against the exact result that it
   claims on the conformance suite's well-separated input (n = 5, spectrum 1 … 4, so

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import spectralcore as sc
@@ -33,6 +34,9 @@ def test_every_registered_method_passes_on_every_installed_backend():
         "dtype, device, shape",
         "jvp transposes vjp",
         "jvp against differences",
+        "scale equivariance",
+        "rotation equivariance",
+        "second order",
     } <= checks
     assert not report.reverse_only  # every built-in works in forward mode
 
@@ -135,7 +139,8 @@ class TooInaccurate(Taylor):
 # ------------------------------------------------------------------ holes a method could hide in
 @dataclasses.dataclass(frozen=True)
 class Cauchy(sc.KernelBackward):
-    """The example of docs/plugins.md, bounded and traceable, declaring no accuracy."""
+    """The example of docs/plugins.md, bounded and traceable, declaring no accuracy:
+    K̃ = d/(d² + ε s²), s = max|λ|, relative to each matrix's scale."""
 
     name = "cauchy"
     claims = frozenset({"bounded", "traceable"})
@@ -143,7 +148,32 @@ class Cauchy(sc.KernelBackward):
 
     def kernel(self, xp, w):
         d = w[..., None, :] - w[..., :, None]
+        s = xp.max(xp.abs(w), axis=-1)[..., None, None]
+        return d / (d * d + self.eps * s * s)
+
+
+@dataclasses.dataclass(frozen=True)
+class AbsoluteCauchy(Cauchy):
+    """K̃ = d/(d² + 1e-6): an absolute threshold, so its answer depends on the units of A."""
+
+    name = "absolute-cauchy"
+
+    def kernel(self, xp, w):
+        d = w[..., None, :] - w[..., :, None]
         return d / (d * d + self.eps)
+
+
+@dataclasses.dataclass(frozen=True)
+class BasisDependent(Exact):
+    """The exact gradient plus 1e-3 of its diagonal in the standard basis: accurate to 1e-3,
+    symmetric, linear and scale-free, but not rotation equivariant."""
+
+    name = "basis-dependent"
+    accuracy = 1e-2
+
+    def vjp(self, xp, A, w, V, gw, gV):
+        g = super().vjp(xp, A, w, V, gw, gV)
+        return g + 1e-3 * xp.eye(g.shape[-1], dtype=g.dtype) * g
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,6 +341,8 @@ def test_every_op_and_combination_that_reaches_a_method_is_checked():
         (WrongJvp(), "numpy", "jvp transposes vjp"),
         (WrongJvp(), "numpy", "jvp against differences"),
         (UntransposedJvp(), "array_api_strict", "jvp transposes vjp"),
+        (AbsoluteCauchy(), "numpy", "scale equivariance"),
+        (BasisDependent(), "numpy", "rotation equivariance"),
     ],
 )
 def test_broken_method_is_rejected_by_the_right_check(method, backend, check):
@@ -448,3 +480,77 @@ def test_pytest_plugin_reports_a_broken_third_party_method(tmp_path):
     )
     assert out.returncode == 1
     assert "FAILED: agreement — eigh-backward 'broken-third-party' on numpy/cpu" in out.stdout
+
+
+def test_an_absolute_threshold_fails_the_scale_check_by_name_and_its_relative_form_passes():
+    absolute = conformance.run(AbsoluteCauchy(), backends=["numpy"])
+    failed = [r for r in absolute.failures if r.check == "scale equivariance"]
+    assert {r.check for r in absolute.failures} == {"scale equivariance"}  # units are all that is wrong
+    small = next(r for r in failed if r.case == "eigh gA, separated ×1e-04" and r.dtype == "float64")
+    assert small.measured > 0.1 and small.allowed < 1e-11  # d² ≈ 4e-9 against ε = 1e-6: a different kernel
+    assert str(small).startswith(
+        "FAILED: scale equivariance — eigh-backward 'absolute-cauchy' on numpy/cpu float64, "
+        "input 'eigh gA, separated ×1e-04': measured"
+    )
+    big = next(r for r in failed if r.case == "eigh gA, separated ×1e+08" and r.dtype == "float64")
+    assert 1e-7 < big.measured < 1e-4  # ε's share at c = 1, ε/d² ≈ 3e-6, is gone at c = 1e8
+    relative = conformance.run(Cauchy(), backends=["numpy"])
+    assert relative.passed, "\n".join(map(str, relative.failures))
+    cases = {r.case for r in relative.results if r.check == "scale equivariance"}
+    assert {"sqrtm (eigenvector path) gA, near-1e-03 ×1e-08", "eigh dweighted projector, separated ×1e+08"} <= cases
+
+
+def test_the_bounded_claim_is_in_units_of_A():
+    """The exact near-tie gradient grows as 1/(c gap): bounded at c = 1 and c = 1e-8 alike once
+    measured as ‖gA‖ s / ‖G‖ (the old absolute ratio would be 1e8 times larger)."""
+    from spectralcore.conformance.checks import units_ratio
+
+    A = conformance.cases.with_spectrum([1.0, 1.0 + 1e-6, 2.0, 3.0, 4.0])
+    cot = conformance.cases.Cotangent.for_shape(A.shape)
+    ratios = []
+    for c in (1.0, 1e-8):
+        s = conformance.cases.spectral_scale(c * A)
+        units = cot.in_units(s)
+        (w, V), pullback = sc.vjp(sc.eigh, c * A)
+        gA = pullback(units.eigh(V))
+        ratios.append(float(units_ratio(gA, units.G, s, 0.0)))
+        assert np.linalg.norm(gA) / np.linalg.norm(cot.G) > 1e4 / c  # the raw ratio grows as 1/c
+    assert ratios[1] == pytest.approx(ratios[0], rel=1e-6)
+
+
+def test_second_order_covers_ties_and_rejects_a_wrong_hessian():
+    """On NumPy the HVP is sc.hvp: checked at ties for the Daleckii–Krein configurations, on the
+    separated input only through an eigh backward; a backend whose HVP is off by 1e-4 fails."""
+    report = conformance.run("exact", kind="sqrtm-backward", backends=["numpy"], dtypes=["float64"])
+    second = {r.case for r in report.results if r.check == "second order"}
+    assert second == {
+        f"{op}, {c}"
+        for op in ("sqrtm", "invsqrtm")
+        for c in ("separated", "near tie 1e-07", "2I", "rotated triple tie")
+    }
+    assert report.passed, "\n".join(map(str, report.failures))
+    torch = pytest.importorskip("torch")
+    from spectralcore.conformance.second_order import second_order
+
+    b = next(conformance.available(["torch"]))
+    off = dataclasses.replace(b, hvp=lambda loss, A, dA: b.hvp(loss, A, dA) * (1 + 1e-4 * torch.eye(A.shape[-1])))
+    subject = conformance.runner.subjects("exact", "sqrtm-backward")[0]
+    results = list(second_order(subject, off, "float64"))
+    assert results and not any(r.passed for r in results)
+    assert {r.case for r in results} == second
+    eigh_path = {
+        r.case
+        for r in conformance.run("exact", kind="eigh-backward", backends=["torch"], dtypes=["float64"]).results
+        if r.check == "second order"
+    }
+    assert eigh_path == {
+        f"{op}, separated"
+        for op in (
+            "eigh",
+            "sqrtm (eigenvector path)",
+            "invsqrtm (eigenvector path)",
+            "logm (eigenvector path)",
+            "expm (eigenvector path)",
+            "matrix_power 0.3 (eigenvector path)",
+        )
+    }

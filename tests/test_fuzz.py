@@ -115,3 +115,9 @@ def test_cli_fuzz(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "degenerate-input fuzzing" in out.stdout and "float32" not in out.stdout
+
+
+def test_scales_span_the_relative_range():
+    """The bound is relative, so the fuzzer draws scales over 10^±8, not 10^±3."""
+    top = np.log10([np.linalg.eigvalsh(a)[-1] for _, A in fuzzing.batches(5, 2000, "invsqrtm") for a in A])
+    assert top.min() < -7 and top.max() > 7

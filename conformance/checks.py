@@ -13,6 +13,7 @@ second order (:mod:`.second_order`) only for ``exact``; scale and rotation equiv
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator
 from typing import cast
 
@@ -32,7 +33,7 @@ BOUND = 1e12  # "bounded": ‖gA‖_F s^{1−p} ≤ BOUND · ‖cotangent‖_F o
 ROUNDING = {"float32": 1e-5, "float64": 1e-12}  # for properties exact up to rounding
 CROSS = {"float32": 1e-4, "float64": 1e-10}  # same numbers on every backend
 DIRECTION = 0.5  # 1 − cos(gA, exact gA) on the well-separated input: cos ≥ 0.5, for every method
-SCALE = 1.8  # max(r, 1/r), r = ‖gA‖ / ‖exact gA‖: within a factor 1.8, for every method
+SCALE = math.log(1.8)  # |ln r|, r = ‖gA‖ / ‖exact gA‖: within a factor 1.8, for every method
 
 
 def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
@@ -75,7 +76,7 @@ def direction_and_scale(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
             b,
             dtype,
             f"{op.label}, {SEPARATED.name}",
-            max(ratio, 1 / ratio) if ratio > 0 else float("inf"),
+            abs(math.log(ratio)) if 0 < ratio < float("inf") else float("inf"),
             SCALE,
         )
 

@@ -26,12 +26,28 @@ class Result:
     allowed: float
     passed: bool
 
+    @property
+    def margin(self) -> float:
+        """measured ÷ allowed: how much of its bound the check used (≤ 1 passes; 0 ÷ 0 is 0)."""
+        if self.allowed > 0:
+            return self.measured / self.allowed
+        return 0.0 if self.measured <= 0 else float("inf")
+
+    @property
+    def close(self) -> bool:
+        """A pass that came within 10% of its bound."""
+        return self.passed and self.margin > CLOSE
+
     def __str__(self) -> str:
-        verdict = "passed" if self.passed else "FAILED"
+        verdict = "FAILED" if not self.passed else "passed, within 10% of its bound" if self.close else "passed"
         return (
             f"{verdict}: {self.check} — {self.kind} '{self.method}' on {self.backend}/{self.device} "
-            f"{self.dtype}, input '{self.case}': measured {self.measured:.3g}, allowed {self.allowed:.3g}"
+            f"{self.dtype}, input '{self.case}': measured {self.measured:.3g}, allowed {self.allowed:.3g} "
+            f"(÷ {self.margin:.2g})"
         )
+
+
+CLOSE = 0.9  # a pass with measured > 0.9 × allowed is reported as close to its bound
 
 
 def rel(x: np.ndarray, y: np.ndarray) -> float:

@@ -42,20 +42,33 @@ class Report:
                 "passed": self.passed,
                 "accuracy_opt_outs": self.opt_outs,
                 "reverse_only": self.reverse_only,
-                "results": [dataclasses.asdict(r) for r in self.results],
+                "results": [{**dataclasses.asdict(r), "margin": r.margin, "close": r.close} for r in self.results],
             },
             indent=1,
             default=float,
         )
 
-    def summary(self) -> list[tuple[str, str, str, int, int]]:
-        """(kind, method, backend/device, checks passed, checks run) per method and backend."""
-        rows: dict[tuple[str, str, str], list[int]] = {}
+    def summary(self) -> list[Row]:
+        """One :class:`Row` per method and backend, in the order first met."""
+        groups: dict[tuple[str, str, str], list[Result]] = {}
         for r in self.results:
-            row = rows.setdefault((r.kind, r.method, f"{r.backend}/{r.device}"), [0, 0])
-            row[0] += r.passed
-            row[1] += 1
-        return [(*key, ok, total) for key, (ok, total) in rows.items()]
+            groups.setdefault((r.kind, r.method, f"{r.backend}/{r.device}"), []).append(r)
+        return [
+            Row(*key, sum(r.passed for r in rs), len(rs), max(rs, key=lambda r: r.margin)) for key, rs in groups.items()
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """A method on a backend: checks passed of checks run, and the result that came closest to (or
+    furthest past) its bound — its measured ÷ allowed is the run's margin."""
+
+    kind: str
+    method: str
+    backend: str
+    passed: int
+    total: int
+    worst: Result
 
 
 def subjects(method: MethodSelection = None, kind: str | None = None) -> list[Subject]:

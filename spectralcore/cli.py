@@ -70,10 +70,30 @@ def _conformance(args: argparse.Namespace) -> int:
             dtypes=dtypes,
             progress=lambda label: progress.update(task, description=label, advance=1),
         )
-    table = Table("kind", "method", "backend/device", "checks passed", title="spectralcore conformance")
-    for kind, method, backend, ok, total in report.summary():
-        table.add_row(kind, method, backend, f"[{'green' if ok == total else 'red'}]{ok}/{total}")
+    table = Table(
+        "kind",
+        "method",
+        "backend/device",
+        "passed",
+        "worst measured ÷ allowed",
+        "in check (dtype, input)",
+        title="spectralcore conformance",
+    )
+    for row in report.summary():
+        worst = row.worst
+        colour = "red" if not worst.passed else "yellow" if worst.close else "green"
+        table.add_row(
+            row.kind,
+            row.method,
+            row.backend,
+            f"[{'green' if row.passed == row.total else 'red'}]{row.passed}/{row.total}",
+            f"[{colour}]{worst.margin:.2g}" + (" (within 10%)" if worst.close else ""),
+            f"{worst.check} ({worst.dtype}, {worst.case}): {worst.measured:.3g} of {worst.allowed:.3g}",
+        )
     console.print(table)
+    if args.verbose:
+        for result in report.results:
+            console.print(str(result), style="red" if not result.passed else "yellow" if result.close else None)
     for label, why in report.opt_outs.items():
         console.print(
             f"[yellow]agreement not checked for {label} (it opts out: {why}); its gradient's direction and scale were"
@@ -216,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     conf.add_argument("--device", action="append", choices=("cpu", "cuda"), help="repeatable; default: all")
     conf.add_argument("--dtype", action="append", choices=("float32", "float64"), help="repeatable; default: both")
     conf.add_argument("--json", help="also write every result to this JSON file")
+    conf.add_argument(
+        "-v", "--verbose", action="store_true", help="list every check with its measured and allowed value"
+    )
     conf.add_argument(
         "--fuzz",
         type=int,

@@ -382,7 +382,28 @@ def test_report_json_and_summary(tmp_path):
     report = conformance.run("lyapunov", backends=["numpy"])
     data = json.loads(report.to_json())
     assert data["passed"] is True and len(data["results"]) == len(report.results)
-    assert report.summary() == [("sqrtm-backward", "lyapunov", "numpy/cpu", len(report.results), len(report.results))]
+    (row,) = report.summary()
+    assert (row.kind, row.method, row.backend, row.passed, row.total) == (
+        "sqrtm-backward",
+        "lyapunov",
+        "numpy/cpu",
+        len(report.results),
+        len(report.results),
+    )
+    margins = [r["measured"] / r["allowed"] for r in data["results"] if r["allowed"] > 0]
+    assert row.worst.margin == max(margins) == max(r["margin"] for r in data["results"]) and 0 < row.worst.margin <= 1
+    assert all(r["close"] == (r["passed"] and r["margin"] > 0.9) for r in data["results"])
+
+
+def test_a_result_states_its_margin():
+    result = conformance.Result("agreement", "eigh-backward", "m", "numpy", "cpu", "float64", "x", 0.095, 0.1, True)
+    assert result.margin == pytest.approx(0.95) and result.close
+    assert str(result).startswith("passed, within 10% of its bound: agreement") and "(÷ 0.95)" in str(result)
+    far = dataclasses.replace(result, measured=0.01)
+    assert not far.close and str(far).startswith("passed: agreement")
+    failed = dataclasses.replace(result, measured=0.2, passed=False)
+    assert failed.margin == pytest.approx(2.0) and not failed.close and str(failed).startswith("FAILED")
+    assert dataclasses.replace(result, measured=0.0, allowed=0.0).margin == 0.0
 
 
 def test_unknown_method_and_backend():

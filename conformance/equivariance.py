@@ -17,7 +17,8 @@ invariance check), so their signs, which rotation may change, do not matter.
 
 Both directions are checked (gA, and the JVP where the configuration has one), the outputs
 for forwards, in every op reaching the method (``Subject.ops``), on a well-separated input and
-a near tie (on NumPy; other backends: see :func:`_plan`). Tolerance, in units of rounding:
+a near tie (on NumPy, where ``matrix_power(A, 0.3)`` joins the ops of an eigh method; other
+backends: see :func:`_plan`). Tolerance, in units of rounding:
 the relative error of the input's rounding (½ε per entry of cA or QAQᵀ) is amplified by at
 most κ = max|λ| / min gap in eigenvectors and in every gradient, so a method equivariant in
 exact arithmetic stays within ``ROUNDING_UNITS`` ε κ; 500 leaves a margin of 40 over the
@@ -29,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+
+import spectralcore as sc
 
 from .backends import Backend
 from .cases import EQUIVARIANCE, SEED, Case, Cotangent, conditioning, direction, orthogonal, spectral_scale
@@ -56,8 +59,16 @@ def _plan(s: Subject, b: Backend) -> tuple[tuple[Case, ...], list[Op], tuple[flo
     "same numbers as numpy" check compares it on the method's own op), so the method's own op,
     the separated input and the extreme scales suffice there (a tenth of the cost)."""
     if b.name == "numpy":
-        return EQUIVARIANCE, s.ops, SCALES
+        return EQUIVARIANCE, s.ops + _spectral_function(s), SCALES
     return EQUIVARIANCE[:1], s.primary_ops, (SCALES[0], SCALES[-1])
+
+
+def _spectral_function(s: Subject) -> list[Op]:
+    """A^0.3 through an eigh method (``matrix_power(A, 0.3, backward=...)`` reaches an eigh
+    backward too); log and exp have no degree of homogeneity, so they are left out."""
+    if not s.kind.startswith("eigh"):
+        return []
+    return [Op("matrix_power", sc.matrix_power, primary=False, args=(0.3,))]
 
 
 def observe(
@@ -70,10 +81,14 @@ def observe(
     run = s.run(op, b, A, dtype, cot.in_units(scale))
     seen = {"gA": run.gA * scale ** (1 - op.degree)}
     if not s.is_backward and op.primary:
-        seen |= {key: value * scale ** -DEGREE[key] for key, value in run.outputs.items()}
+        seen |= {key: value * scale ** -DEGREE.get(key, op.degree) for key, value in run.outputs.items()}
     if s.has_jvp(op):
         tangents = s.pushforward(op, b, A, dtype, dA, cot.weights)
-        seen |= {f"d{key}": t * scale ** (1 - DEGREE[key]) for key, t in tangents.items() if key != "eigenvectors"}
+        seen |= {
+            f"d{key}": t * scale ** (1 - DEGREE.get(key, op.degree))
+            for key, t in tangents.items()
+            if key != "eigenvectors"
+        }
     return seen
 
 

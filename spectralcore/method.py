@@ -37,6 +37,7 @@ import typing
 from typing import Any, ClassVar
 
 from ._array import Array, congruence, diag_embed, off_diagonal, sym
+from .validation import SpectralError
 
 
 class EighResult(tuple[Any, Any]):
@@ -62,8 +63,6 @@ class EighResult(tuple[Any, Any]):
     def eigenvectors(self) -> Array:
         return self[1]
 
-
-DEFAULT_ACCURACY = 0.1  # claimed by a method that declares no accuracy and does not opt out
 
 _OPTION_DEFAULTS: dict[type, dict[str, Any]] = {}
 _OPTION_TYPES: dict[type, dict[str, tuple[tuple[type, ...], str]]] = {}
@@ -102,14 +101,19 @@ class Method(abc.ABC):
 
     @classmethod
     def claimed_accuracy(cls) -> float | None:
-        """The relative error this method claims on the suite's well-separated input: its
-        ``accuracy``, else 1e-8 if it claims ``"exact"``, else :data:`DEFAULT_ACCURACY`;
-        None when it opts out (``accuracy_opt_out``)."""
-        if cls.accuracy_opt_out:
-            return None
-        if cls.accuracy is not None:
-            return cls.accuracy
-        return 1e-8 if "exact" in cls.claims else DEFAULT_ACCURACY
+        """The relative error this method claims on the suite's well-separated input (its
+        ``accuracy``); None when it opts out (``accuracy_opt_out``). Raises
+        :class:`UnclaimedAccuracy` if it declares neither."""
+        if cls.accuracy is None and not cls.accuracy_opt_out:
+            raise UnclaimedAccuracy(cls)
+        if cls.accuracy is not None and (
+            cls.accuracy_opt_out or not (isinstance(cls.accuracy, numbers.Real) and cls.accuracy > 0)
+        ):
+            raise SpectralError(
+                f"{cls.kind} method '{cls.name}': `accuracy` must be a real number > 0 and come without "
+                f"`accuracy_opt_out`, got {cls.accuracy!r} and {cls.accuracy_opt_out!r}"
+            )
+        return cls.accuracy
 
     def is_exact(self) -> bool:
         """Whether this configured method computes the analytic result (claims ``"exact"``)."""
@@ -165,6 +169,22 @@ class Method(abc.ABC):
             raise ValueError(
                 f"{self.kind} method '{self.name}': option `{option}` must be {expected}, got {getattr(self, option)!r}"
             )
+
+
+class UnclaimedAccuracy(SpectralError):
+    """A method declares neither ``accuracy`` nor ``accuracy_opt_out``: its claim is unknown."""
+
+    def __init__(self, cls: type[Method]) -> None:
+        module = "MODULE" if cls.__module__ == "__main__" else cls.__module__
+        super().__init__(
+            f"{cls.kind} method '{cls.name}' ({cls.__qualname__}) declares neither `accuracy` nor "
+            '`accuracy_opt_out`. Every method states one, those claiming "exact" too (they declare 1e-8): '
+            "`accuracy = <float>`, the float64 relative error against the exact result that it promises on "
+            'the conformance suite\'s well-separated input, or `accuracy_opt_out = "<reason>"` for a method '
+            "that claims none. To find the value, run "
+            f"`spectralcore conformance --plugin {module} --method {cls.name}`: it measures the error and "
+            "suggests one."
+        )
 
 
 class EighForward(Method):

@@ -72,6 +72,7 @@ class Registry:
     def __init__(self) -> None:
         self._pm: pluggy.PluginManager | None = None
         self._table: dict[tuple[str, str], MethodInfo] = {}
+        self._unclaimed: set[str] = set()  # plugins whose methods may declare no accuracy (to be measured)
 
     @property
     def manager(self) -> pluggy.PluginManager:
@@ -82,12 +83,14 @@ class Registry:
             for module in builtin.BUILTIN:
                 pm.register(importlib.import_module(module), name=module)
             pm.load_setuptools_entrypoints(hooks.PROJECT)
-            self._table = self._collect(pm)
+            self._table = self._collect(pm, self._unclaimed)
             self._pm = pm
         return self._pm
 
-    def register(self, plugin: Any, name: str | None = None) -> str:
-        """Register a plugin object; a (kind, name) clash is an error naming both sources."""
+    def register(self, plugin: Any, name: str | None = None, *, unclaimed: bool = False) -> str:
+        """Register a plugin object; a (kind, name) clash is an error naming both sources, and so is
+        a method that states no accuracy claim (:meth:`Method.claimed_accuracy`) unless ``unclaimed``
+        (the conformance command measures such a method and suggests the value to declare)."""
         pm = self.manager
         try:
             registered = pm.register(plugin, name)
@@ -100,20 +103,24 @@ class Registry:
             ) from error
         if registered is None:
             raise SpectralError(f"plugin {name or plugin!r} is already registered or blocked")
+        if unclaimed:
+            self._unclaimed.add(registered)
         try:
-            self._table = self._collect(pm)
+            self._table = self._collect(pm, self._unclaimed)
         except Exception:
             pm.unregister(plugin)
+            self._unclaimed.discard(registered)
             raise
         return registered
 
     def unregister(self, plugin: Any) -> None:
         """Remove a plugin registered with :meth:`register`."""
+        self._unclaimed.discard(self.manager.get_name(plugin) or "")
         self.manager.unregister(plugin)
-        self._table = self._collect(self.manager)
+        self._table = self._collect(self.manager, self._unclaimed)
 
     @staticmethod
-    def _collect(pm: pluggy.PluginManager) -> dict[tuple[str, str], MethodInfo]:
+    def _collect(pm: pluggy.PluginManager, unclaimed: set[str]) -> dict[tuple[str, str], MethodInfo]:
         table: dict[tuple[str, str], MethodInfo] = {}
         for kind, hookname in hooks.KIND_HOOKS.items():
             for impl in getattr(pm.hook, hookname).get_hookimpls():
@@ -132,6 +139,8 @@ class Registry:
                             f"'{impl.plugin_name}' ({cls.__qualname__})"
                         )
                     cls.option_defaults(), cls.option_types()  # validate and cache now, not inside a traced call
+                    if impl.plugin_name not in unclaimed:
+                        cls.claimed_accuracy()  # raises if it states no claim
                     table[key] = MethodInfo(kind, cls.name, cls, impl.plugin_name)
         return table
 
@@ -181,9 +190,10 @@ def register(plugin: Any, name: str | None = None) -> str:
     return REGISTRY.register(plugin, name)
 
 
-def load_plugin(spec: str) -> str:
+def load_plugin(spec: str, *, unclaimed: bool = False) -> str:
     """Register a plugin that is not installed: ``package.module`` (its ``@hookimpl`` functions)
-    or ``package.module:object``; returns the name it is registered under."""
+    or ``package.module:object``; returns the name it is registered under. ``unclaimed``: see
+    :meth:`Registry.register`."""
     module_name, _, attribute = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -194,4 +204,4 @@ def load_plugin(spec: str) -> str:
         if not hasattr(plugin, part):
             raise SpectralError(f"plugin {spec!r}: {module_name!r} has no attribute {attribute!r}")
         plugin = getattr(plugin, part)
-    return REGISTRY.register(plugin, name=spec)
+    return REGISTRY.register(plugin, name=spec, unclaimed=unclaimed)

@@ -23,6 +23,7 @@ PLUGIN = textwrap.dedent("""
     class Softer(sc.KernelBackward):
         name = "softer"
         claims = frozenset({"bounded", "traceable"})
+        accuracy = 1e-4  # measured 2.9e-5
         eps: float = 1e-6
 
         def kernel(self, xp, w):  # broadening relative to max|λ|: units-free, as the suite checks

@@ -31,7 +31,7 @@ def test_every_builtin_is_registered_through_plugins():
 
 def test_listing_shows_options_and_defaults():
     taylor = next(i for i in sc.methods("eigh-backward") if i.name == "taylor")
-    assert taylor.options == {"degree": 9, "eps": 1e-2}
+    assert taylor.options == {"degree": 9, "eps": 1e-2, "relative": True}
     assert "degree=9" in str(taylor)
 
 
@@ -56,6 +56,7 @@ class HalfExact(sc.KernelBackward):
     """A deliberately simple third-party method: half the exact kernel."""
 
     name = "half-exact"
+    accuracy_opt_out = "half the exact kernel, on purpose"
     scale: float = 0.5
 
     def kernel(self, xp, w):
@@ -140,3 +141,69 @@ def test_option_validation_helper_is_public():
 
     with pytest.raises(ValueError, match=r"eigh-backward method 'checked': option `scale` must be in \(0, 1\], got 2"):
         Checked(scale=2)
+
+
+def _plugin_of(cls: type) -> object:
+    class Plugin:
+        @sc.hookimpl
+        def spectralcore_eigh_backward(self):
+            return [cls]
+
+    return Plugin()
+
+
+@dataclasses.dataclass(frozen=True)
+class Unclaimed(sc.KernelBackward):
+    """Declares neither `accuracy` nor `accuracy_opt_out`."""
+
+    name = "unclaimed"
+
+    def kernel(self, xp, w):
+        return HalfExact(scale=1.0).kernel(xp, w)
+
+
+def test_registering_a_method_without_a_claim_is_an_error():
+    with pytest.raises(sc.SpectralError) as raised:
+        sc.register(_plugin_of(Unclaimed), name="unclaimed-plugin")
+    message = str(raised.value)
+    assert "eigh-backward method 'unclaimed'" in message and "neither `accuracy` nor `accuracy_opt_out`" in message
+    assert f"spectralcore conformance --plugin {__name__} --method unclaimed" in message
+    assert '"exact" too (they declare 1e-8)' in message
+    assert "unclaimed" not in {i.name for i in sc.methods()}  # the failed registration left nothing behind
+
+
+@pytest.mark.parametrize(
+    "claim,accuracy", [({"accuracy": 1e-8}, 1e-8), ({"accuracy_opt_out": "a test of the opt-out"}, None)]
+)
+def test_either_claim_registers(claim, accuracy):
+    cls = dataclasses.dataclass(frozen=True)(type("Claimed", (Unclaimed,), {"name": "claimed", **claim}))
+    plugin = _plugin_of(cls)
+    sc.register(plugin, name="claimed-plugin")
+    try:
+        assert sc.registry.REGISTRY.lookup("eigh-backward", "claimed").accuracy == accuracy
+    finally:
+        sc.registry.REGISTRY.unregister(plugin)
+
+
+@pytest.mark.parametrize(
+    "claim", [{"accuracy": 0.0}, {"accuracy": "1e-3"}, {"accuracy": 1e-3, "accuracy_opt_out": "both at once"}]
+)
+def test_an_invalid_claim_is_an_error(claim):
+    cls = dataclasses.dataclass(frozen=True)(type("Invalid", (Unclaimed,), {"name": "invalid", **claim}))
+    with pytest.raises(sc.SpectralError, match="method 'invalid': `accuracy` must be a real number > 0"):
+        sc.register(_plugin_of(cls), name="invalid-plugin")
+
+
+def test_the_conformance_command_may_register_a_method_to_measure():
+    """`spectralcore conformance --plugin` loads a method without a claim (it measures one); its
+    claim is still reported missing where it is read."""
+    plugin = _plugin_of(Unclaimed)
+    sc.registry.REGISTRY.register(plugin, name="to-measure", unclaimed=True)
+    try:
+        info = sc.registry.REGISTRY.lookup("eigh-backward", "unclaimed")
+        with pytest.raises(sc.method.UnclaimedAccuracy, match="neither `accuracy`"):
+            info.accuracy  # noqa: B018
+    finally:
+        sc.registry.REGISTRY.unregister(plugin)
+    with pytest.raises(sc.SpectralError, match="neither"):  # the exemption went with the plugin
+        sc.register(plugin, name="to-measure")

@@ -7,21 +7,22 @@ written through the eigenvalue ratio x = λs/λb ∈ [0, 1] of :class:`spectralc
 
     g_δ(x) = 1 / √((1 − x)² + δ²).
 
-Eigenvalues are first raised to at least ``eps`` (λ̂ = max(λ, ε); PSD input assumed). With
+Eigenvalues are first raised to at least ε·s (λ̂ = max(λ, ε s); PSD input assumed), s = max|λ| of
+each matrix (1 for the zero matrix; ``relative=False``: s = 1, an absolute ε). With
 ρ = |λ̂j − λ̂i|/λ̂b = 1 − x the pair's relative gap and r = δ/ρ:
 
 * relative error: 0 ≤ 1 − K̃_ij/K_ij = 1 − 1/√(1 + r²) ≤ r²/2 = δ²/(2ρ²), for every gap (it is
   ≥ r²/2 − 3r⁴/8, so the bound is tight for ρ ≫ δ); K̃ never changes sign and never exceeds K;
-* hard bound: |K̃_ij| ≤ min(1/|λ̂j − λ̂i|, 1/(δ λ̂b)) ≤ 1/(δ ε) everywhere, with equality
+* hard bound: |K̃_ij| ≤ min(1/|λ̂j − λ̂i|, 1/(δ λ̂b)) ≤ 1/(δ ε s) everywhere, with equality
   1/(δ λ̂b) at exact ties;
 * smooth: g_δ is analytic on [0, 1] including the tie x = 1, and |K̃| decreases monotonically
   with the gap (no kink or plateau like ``clip``, no drop to 0 near ties like ``lorentzian``);
 * gradient (gA = V (K̃ ∘ asym(VᵀgV) + diag(gw)) Vᵀ): ‖gA − gA_exact‖_F ≤ δ²/(2ρ_min²) ‖gA_exact‖_F
-  when every λ ≥ ε (ρ_min = smallest relative gap), and ‖gA‖_F² ≤ ‖gV‖_F²/(δ ε)² + ‖gw‖².
+  when every λ ≥ ε s (ρ_min = smallest relative gap), and ‖gA‖_F² ≤ ‖gV‖_F²/(δ ε s)² + ‖gw‖².
 
-δ is relative (it floors the gap at δ·λb), so the method does not depend on the scale of A.
-Defaults δ = 1e-3, ε = 1e-3: error ≤ 5e-7/ρ², |K̃| ≤ 1e3/λ̂b ≤ 1e6. δ² and 1/(δ ε) must be
-representable in the working dtype (float32: δ ≥ 1e-19, δ·ε ≥ 3e-39).
+δ and ε are relative (δ floors the gap at δ·λb, ε the eigenvalues at ε·s), so the method does not
+depend on the scale of A. Defaults δ = 1e-3, ε = 1e-3: error ≤ 5e-7/ρ², |K̃| ≤ 1e3/λ̂b ≤ 1e6/s.
+δ² and 1/(δ ε) must be representable in the working dtype (float32: δ ≥ 1e-19, δ·ε ≥ 3e-39).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class SoftGap(RatioBackward):
 
     delta: float = 1e-3
     eps: float = 1e-3
+    relative: bool = True
 
     def validate(self) -> None:
         finite_positive = lambda v: isinstance(v, (int, float)) and math.isfinite(v) and v > 0  # noqa: E731

@@ -21,9 +21,15 @@ def rel_err(a, b) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
+def scale(w: np.ndarray) -> np.ndarray:
+    """s = max|λ| per matrix, 1 for the zero matrix: the unit of the method's ε, shape (..., 1)."""
+    top = np.max(np.abs(np.asarray(w, dtype=np.float64)), axis=-1, keepdims=True)
+    return np.where(top > 0, top, 1.0)
+
+
 def exact_kernel(w: np.ndarray, eps: float = EPS):
-    """(1/(λ̂j − λ̂i) with inf on ties, λ̂b, relative gap ρ) for λ̂ = max(λ, ε), in float64."""
-    lam = np.maximum(np.asarray(w, dtype=np.float64), eps)
+    """(1/(λ̂j − λ̂i) with inf on ties, λ̂b, relative gap ρ) for λ̂ = max(λ, ε s), in float64."""
+    lam = np.maximum(np.asarray(w, dtype=np.float64), eps * scale(w))
     d = lam[..., None, :] - lam[..., :, None]
     big = np.maximum(lam[..., None, :], lam[..., :, None])
     with np.errstate(divide="ignore"):

@@ -1,6 +1,6 @@
 """The documented kernel guarantees, against an independent float64 NumPy computation:
 
-relative error 0 ≤ 1 − K̃/K ≤ δ²/(2ρ²) (tight: ≥ r²/2 − 3r⁴/8), hard bound |K̃| ≤ 1/(δ λ̂b) with
+relative error 0 ≤ 1 − K̃/K ≤ δ²/(2ρ²) (tight: ≥ r²/2 − 3r⁴/8), hard bound |K̃| ≤ 1/(δ λ̂b) (λ̂ = max(λ, ε s)) with
 equality at ties, antisymmetry, and a monotone, continuous dependence on the gap.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import pathlib
 import subprocess
 import sys
@@ -24,19 +25,20 @@ def test_listed_with_source_options_and_claims():
     info = next(i for i in sc.methods("eigh-backward") if i.name == "softgap")
     assert info.source == "spectralcore-rational"
     assert info.cls is spectralcore_rational.SoftGap is sc.methods.SoftGap
-    assert info.options == {"delta": 1e-3, "eps": 1e-3}
+    assert info.options == {"delta": 1e-3, "eps": 1e-3, "relative": True}
     assert info.claims == frozenset({"bounded", "traceable"})
     assert "softgap" in info.reference or "soft gap" in info.reference
 
 
 def test_cli_lists_it(tmp_path):
-    """`spectralcore methods` (the console script when present, else `python -m`) from a neutral folder."""
+    """`spectralcore methods --json` (the console script when present, else `python -m`) from a neutral folder."""
     script = pathlib.Path(sys.executable).with_name("spectralcore")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "spectralcore"]
-    out = subprocess.run([*cmd, "methods"], cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run([*cmd, "methods", "--json"], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    line = next(l for l in out.stdout.splitlines() if " softgap " in l)  # any layout: one row per method
-    assert "eigh-backward" in line and "delta=0.001, eps=0.001" in line and "spectralcore-rational" in line
+    (row,) = [r for r in json.loads(out.stdout) if r["name"] == "softgap"]
+    assert row["kind"] == "eigh-backward" and row["source"] == "spectralcore-rational"
+    assert row["options"] == {"delta": 1e-3, "eps": 1e-3, "relative": True} and row["accuracy"] == 1e-5
 
 
 def test_options_by_name_and_instance(rng):

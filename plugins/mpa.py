@@ -24,6 +24,7 @@ from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like, on_cpu, scale_matrix
 from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
 from spectralcore.polynomial_inverse import polynomial_solve
+from spectralcore.products import combination
 from spectralcore.series import pade_floats
 
 SOLVES = ("auto", "newton", "lu")
@@ -55,7 +56,7 @@ class MPA(SqrtmForward):
         powers = [eye, eye - A / scale_matrix(c)]
         while len(powers) < max(len(p), len(q)):
             powers.append(powers[-1] @ powers[1])
-        P, Q = (sum(a * power for a, power in zip(coeffs, powers)) for coeffs in (p, q))
+        P, Q = (combination(xp, coeffs, powers) for coeffs in (p, q))
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
         if self.chosen_solve(A) == "lu":
             return xp.linalg.solve(den, num), root_scale(xp, A, c)

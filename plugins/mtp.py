@@ -16,15 +16,17 @@ from typing import Any
 from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix
 from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
+from spectralcore.products import combination, gemm_eye
 from spectralcore.series import binomial_floats
 
 
 def matrix_horner(xp: Any, Z: Any, coefficients: tuple[float, ...]) -> Any:
-    """Σ_k c_k Z^k by Horner's rule: deg − 1 matrix products."""
+    """Σ_k c_k Z^k by Horner's rule, T ← Z T + c_k I: deg − 1 matrix products, one kernel each on
+    torch (:func:`spectralcore.products.gemm_eye`)."""
     eye = eye_like(xp, Z)
-    total = coefficients[-1] * Z + coefficients[-2] * eye
+    total = combination(xp, coefficients[-2:], [eye, Z])
     for c in reversed(coefficients[:-2]):
-        total = Z @ total + c * eye
+        total = gemm_eye(xp, Z, total, c, eye=eye)
     return total
 
 

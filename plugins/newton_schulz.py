@@ -3,10 +3,11 @@ sqrtm forward and its explicit backward.
 
 With c ≥ λmax: Y₀ = A/c, Z₀ = I, T_k = (3I − Z_k Y_k)/2, Y_{k+1} = Y_k T_k,
 Z_{k+1} = T_k Z_k; then A^{1/2} ≈ √c Y_K and A^{-1/2} ≈ Z_K/√c (both from one run).
-3 matrix products per iteration; converges where the eigenvalues of A/c lie in (0, 2),
-quadratically once near 1 and slowly for small ones. Default K = 5 (iSQRT-COV). No threshold:
-c is A's own scale, so forward and backward are equivariant under A → tA
-(:mod:`spectralcore.normalize`).
+3 matrix products per iteration, 1 in the first (Z₀ = I): 3K − 2, in as many kernels on torch
+(the scaling and the identity fused into the products: :mod:`spectralcore.products`). Converges
+where the eigenvalues of A/c lie in (0, 2), quadratically once near 1 and slowly for small ones.
+Default K = 5 (iSQRT-COV). No threshold: c is A's own scale, so forward and backward are
+equivariant under A → tA (:mod:`spectralcore.normalize`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore._array import eye_like, scale_matrix, sym
 from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
+from spectralcore.products import axpy, gemm, gemm_eye
 
 
 class NewtonSchulzSteps(NamedTuple):
@@ -42,13 +44,13 @@ class NewtonSchulzOptions:
     def run(self, xp: Any, A: Any) -> tuple[Any, Any, NewtonSchulzSteps]:
         """(Y_K, Z_K, the saved steps)."""
         c = normalizer(xp, A, self.normalize)
-        three = 3 * eye_like(xp, A)
-        Y, Z = A / scale_matrix(c), eye_like(xp, A)
+        eye = eye_like(xp, A)
+        Y, Z = A / scale_matrix(c), eye
         steps = []
-        for _ in range(self.iterations):
-            T = (three - Z @ Y) / 2
+        for k in range(self.iterations):
+            T = axpy(xp, -0.5, Y, 1.5 * eye) if k == 0 else gemm_eye(xp, Z, Y, 1.5, -0.5, eye)  # (3I − Z Y)/2
             steps.append((Y, Z, T))
-            Y, Z = Y @ T, T @ Z
+            Y, Z = Y @ T, (T if k == 0 else T @ Z)
         return Y, Z, NewtonSchulzSteps(tuple(steps), c)
 
 
@@ -74,7 +76,8 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
 
         gT = Y_kᵀ gY' + gZ' Z_kᵀ,  gY = gY' T_kᵀ − ½ Z_kᵀ gT,  gZ = T_kᵀ gZ' − ½ gT Y_kᵀ,
 
-    and gA = gY₀/c: 6 products per step (4 in the last one, whose other cotangent is zero). After
+    and gA = gY₀/c: 6 products per step in 6 kernels on torch (4 in 5 in the last one, whose other
+    cotangent is zero). After
     the ``newton-schulz`` forward it reuses the steps that forward saved (so the two must share
     their options, else the configuration is rejected); after any other forward it runs the
     iteration itself. The scale c is held constant (at convergence √c Y_K(A/c) does not depend
@@ -101,14 +104,15 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
         """gY₀/c from the cotangents of Y_K and Z_K; None is a zero cotangent (its products skipped)."""
         for Y, Z, T in reversed(saved.steps):
             if gZ is None:
-                half = Y.mT @ gY / 2
-                gY, gZ = gY @ T.mT - Z.mT @ half, -(half @ Y.mT)
+                gT = Y.mT @ gY
             elif gY is None:
-                half = gZ @ Z.mT / 2
-                gY, gZ = -(Z.mT @ half), T.mT @ gZ - half @ Y.mT
+                gT = gZ @ Z.mT
             else:
-                half = (Y.mT @ gY + gZ @ Z.mT) / 2
-                gY, gZ = gY @ T.mT - Z.mT @ half, T.mT @ gZ - half @ Y.mT
+                gT = gemm(xp, Y.mT, gY, gZ @ Z.mT)
+            gY, gZ = (
+                less_half(xp, Z.mT, gT, None if gY is None else gY @ T.mT),
+                less_half(xp, gT, Y.mT, None if gZ is None else T.mT @ gZ),
+            )
         if gY is None:  # K = 0 and only Z₀ = I was differentiated
             return xp.zeros_like(gZ)
         return sym(gY / scale_matrix(saved.c))
@@ -118,8 +122,8 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
         dT = −(dZ Y + Z dY)/2, dY′ = dY T + Y dT, dZ′ = dT Z + T dZ (the transpose of :meth:`_backprop`)."""
         dY, dZ = sym(dA) / scale_matrix(saved.c), xp.zeros_like(dA)
         for Y, Z, T in saved.steps:
-            dT = -(dZ @ Y + Z @ dY) / 2
-            dY, dZ = dY @ T + Y @ dT, dT @ Z + T @ dZ
+            dT = gemm(xp, dZ, Y, Z @ dY, -0.5, -0.5)
+            dY, dZ = gemm(xp, Y, dT, dY @ T), gemm(xp, dT, Z, T @ dZ)
         return dY, dZ
 
     def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
@@ -137,6 +141,11 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
     def vjp_inverse(self, xp: Any, A: Any, W: Any, gW: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
         return self._backprop(xp, saved, None, gW / scale_matrix(xp.sqrt(saved.c)))
+
+
+def less_half(xp: Any, A: Any, B: Any, C: Any | None) -> Any:
+    """C − ½ A B, or −½ A B when C is None (a zero cotangent)."""
+    return -0.5 * (A @ B) if C is None else gemm(xp, A, B, C, alpha=-0.5)
 
 
 @hookimpl

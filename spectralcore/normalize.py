@@ -38,7 +38,8 @@ def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Array
     for k in range(1, squarings + 1):
         B = B @ B
         t = xp.clip(frobenius_norm(xp, B), min=floor)
-        B = B / scale_matrix(t)
+        if k < squarings:  # the last B is not needed
+            B = B / scale_matrix(t)
         c = c * t ** (1 / 2**k)
     return c
 

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.polynomial import polynomial
 
 from ._array import dtype_eps
+from .products import combination, gemm_eye
 from .trace_constants import trace_constant
 
 GRID = 4001  # Chebyshev-clustered points of [0, 1] for the minimax fit
@@ -74,10 +75,7 @@ def newton_steps(e0: float, eps: float) -> int:
 def polynomial_solve(xp: Any, powers: Sequence[Any], denominator: Sequence[float], D: Any, B: Any) -> Any:
     """D(Z)⁻¹ B, given ``powers`` = [I, Z, …, Z^d] and D = Σ_k denominator[k] Z^k already formed."""
     s, e0 = seed(tuple(float(c) for c in denominator), len(powers) - 1)
-    X = s[0] * powers[0]
-    for c, power in zip(s[1:], powers[1:]):
-        X = X + c * power
-    two = 2 * powers[0]
+    X = combination(xp, s, list(powers))
     for _ in range(newton_steps(e0, dtype_eps(xp, D.dtype))):
-        X = X @ (two - D @ X)
+        X = X @ gemm_eye(xp, D, X, 2.0, -1.0, powers[0])  # X (2I − D X)
     return X @ B

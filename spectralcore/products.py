@@ -1,0 +1,62 @@
+"""Matrix products with the arithmetic around them fused in: α A B + β C, α A B + β I, Y + a X.
+
+Each helper is written once against the Array API and, where the array's framework has one,
+takes a fused kernel for the same equation (the array-api-extra delegation pattern): for torch,
+``baddbmm``/``addmm`` compute α A B + β C as one kernel instead of three (product, scale,
+add), and ``add(…, alpha=a)`` computes Y + a X as one instead of two. These are out-of-place
+calls that torch autograd records like any other, so a forward recorded for a second
+derivative stays differentiable. JAX and other compilers fuse the generic form themselves.
+The framework is found by the name of ``xp`` at call time: nothing is imported here.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ._array import Array, eye_like
+
+TORCH_NAMESPACES = ("torch", "array_api_compat.torch")
+
+
+def _torch(xp: Any) -> Any:
+    """torch when ``xp`` is its namespace, else None (a name test: array_api_compat's
+    ``is_torch_namespace`` is lru_cache-wrapped, which torch.compile traces with a warning)."""
+    return sys.modules["torch"] if getattr(xp, "__name__", None) in TORCH_NAMESPACES else None
+
+
+def gemm(xp: Any, A: Array, B: Array, C: Array, alpha: float = 1.0, beta: float = 1.0) -> Array:
+    """α A B + β C for matrices (..., n, n); C broadcasts against A B (the identity may be (n, n)).
+
+    One kernel on torch for a single batch dimension or none (``baddbmm``/``addmm``).
+    """
+    torch = _torch(xp)
+    if torch is not None and A.ndim == B.ndim and A.shape[:-2] == B.shape[:-2] and A.ndim in (2, 3):
+        fused = torch.addmm if A.ndim == 2 else torch.baddbmm
+        return fused(C, A, B, beta=beta, alpha=alpha)
+    product = A @ B
+    if alpha == -1:  # ±1 as a sign, not a product: a compiled program stays as small as the plain form
+        return (C if beta == 1 else beta * C) - product
+    product = product if alpha == 1 else alpha * product
+    return product - C if beta == -1 else product + (C if beta == 1 else beta * C)
+
+
+def gemm_eye(xp: Any, A: Array, B: Array, beta: float, alpha: float = 1.0, eye: Array | None = None) -> Array:
+    """α A B + β I; ``eye`` is the identity if the caller has one (else it is made)."""
+    return gemm(xp, A, B, eye_like(xp, A) if eye is None else eye, alpha, beta)
+
+
+def axpy(xp: Any, a: float, X: Array, Y: Array) -> Array:
+    """Y + a X (one kernel on torch: ``add(Y, X, alpha=a)``); X and Y broadcast."""
+    torch = _torch(xp)
+    if torch is not None:
+        return torch.add(Y, X, alpha=a)
+    return Y + a * X
+
+
+def combination(xp: Any, coefficients: tuple[float, ...], matrices: list[Array]) -> Array:
+    """Σ_k c_k M_k, the matrices broadcast (the identity may be (n, n)): one kernel per term on torch."""
+    total = coefficients[0] * matrices[0]
+    for c, M in zip(coefficients[1:], matrices[1:]):
+        total = axpy(xp, c, M, total)
+    return total

@@ -3,14 +3,16 @@
 With c ≥ λmax and Z = I − A/c, the [m/n] Padé approximant P_m/Q_n of (1 − z)^{1/2}
 (coefficients computed exactly, :func:`spectralcore.series.pade`) gives
 A^{1/2} ≈ √c Q_n(Z)⁻¹ P_m(Z) and A^{-1/2} ≈ P_m(Z)⁻¹ Q_n(Z)/√c (P and Q commute);
-max(m, n) − 1 matrix products for the powers of Z. Default [5/5] (ICLR 2022 §4.2). No threshold:
+max(m, n) − 1 matrix products for the powers of Z, one kernel each on torch, and one kernel per
+term of P and Q (:mod:`spectralcore.products`). Default [5/5] (ICLR 2022 §4.2). No threshold:
 c is A's own scale, so the method is equivariant under A → tA (:mod:`spectralcore.normalize`).
 
 ``solve="newton"`` applies the inverse by matrix products only
 (:mod:`spectralcore.polynomial_inverse`: 4 Newton steps in float32, 5 in float64 for Q of
-[5/5]): no host synchronisation, so the whole method can be captured in a CUDA graph.
-``solve="lu"`` calls ``xp.linalg.solve``, whose pivoting checks its result on the host (and
-which torch runs slowly for small batched matrices on CUDA). Both agree to rounding.
+[5/5]; 2 products and 2 kernels each, and 1 for the numerator): no host synchronisation, so
+the whole method can be captured in a CUDA graph. ``solve="lu"`` calls ``xp.linalg.solve``,
+whose pivoting checks its result on the host (and which torch runs slowly for small batched
+matrices on CUDA). Both agree to rounding.
 ``solve="auto"`` (default) takes "lu" for arrays in host memory, where LU is 1.1–2.7× faster
 than the Newton steps (b = 64, n = 32…256, measured on CPU), and "newton" on accelerators.
 """

@@ -2,10 +2,11 @@
 
 With c ≥ λmax (see :mod:`spectralcore.normalize`) and Z = I − A/c,
 A^{1/2} ≈ √c Σ_{k=0..K} a_k Z^k, a_k the coefficients of (1 − z)^{1/2}; the inverse
-root uses (1 − z)^{-1/2} and 1/√c. K − 1 matrix products (Horner). The series converges
-slowly where A/c has eigenvalues near 0 (the error of degree K at λ/c = t is about
-(1 − t)^{K+1}), so it suits well-conditioned inputs. Default K = 11 (ICLR 2022 §4.2). No
-threshold: c is A's own scale, so the method is equivariant under A → tA (:mod:`spectralcore.normalize`).
+root uses (1 − z)^{-1/2} and 1/√c. K − 1 matrix products (Horner), one kernel each on torch
+(:mod:`spectralcore.products`). The series converges slowly where A/c has eigenvalues near 0
+(the error of degree K at λ/c = t is about (1 − t)^{K+1}), so it suits well-conditioned inputs.
+Default K = 11 (ICLR 2022 §4.2). No threshold: c is A's own scale, so the method is equivariant
+under A → tA (:mod:`spectralcore.normalize`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,125 @@
+"""Kernels and matrix products per method against the floor: the same products timed alone.
+
+    python benchmarks/kernels.py [--batch 64] [--n 64] [--repeats 30] [--threads 2] [--json]
+
+torch eager, forward + backward, ``check=False``. For each configuration: the aten kernels one
+step runs (:func:`kernels`: a TorchDispatchMode, views, bare allocations and ``_unsafe_view``, the
+view ``@`` ends in, excluded), the matrix products among them, kernels per product, and the step's
+median time ÷ the median time of the same number of (b, n, n) batched products timed alone,
+interleaved with the step in the same run (plus one ``torch.linalg.eigh`` for the eigh routes).
+Targets (issue 23): iterative methods ≤ 1.5 kernels per product and ≤ 1.3× their products alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+import spectralcore as sc
+from spectralcore.adapters.torch_timing import OpCount, count_ops, step
+
+CONFIGS: dict[str, tuple[Callable, bool]] = {  # name: (call, whether the floor includes one eigh)
+    "sqrtm mpa + lyapunov": (lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", check=False), False),
+    "sqrtm mtp + lyapunov": (lambda X: sc.sqrtm(X, forward="mtp", backward="lyapunov", check=False), False),
+    "sqrtm newton-schulz": (
+        lambda X: sc.sqrtm(X, forward="newton-schulz", backward="newton-schulz", check=False),
+        False,
+    ),
+    "sqrtm eigh + exact": (lambda X: sc.sqrtm(X, forward="eigh", backward="exact", check=False), True),
+    "eigh taylor": (lambda X: sc.eigh(X, backward="taylor", solver="native", check=False), True),
+}
+
+
+def kernels(counts: OpCount) -> int:
+    """Kernel launches: ``count_ops``' launches less ``_unsafe_view`` (a view that torch does not
+    flag as one, which ``A @ B`` returns)."""
+    return counts.launches - counts.ops["aten._unsafe_view"]
+
+
+def median_times(fns: tuple[Callable[[], object], ...], repeats: int) -> list[float]:
+    """Median wall time of each of ``fns``, run in turn (so both see the same machine load)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for i in range(repeats + 3):
+        for fn, t in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            if i >= 3:  # warm-up
+                t.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def floor(A: torch.Tensor, products: int, eigh: bool) -> Callable[[], object]:
+    """``products`` batched n × n products (and one eigh) alone, without autograd."""
+    B = A.clone()
+
+    def run() -> object:
+        with torch.no_grad():
+            if eigh:
+                torch.linalg.eigh(A)
+            for _ in range(products):
+                torch.bmm(A, B)
+
+    return run
+
+
+def measure(batch: int, n: int, repeats: int) -> list[dict]:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((batch, n, 4 * n)).astype(np.float32)
+    A = torch.asarray(X @ X.transpose(0, 2, 1) / (4 * n))
+    A = (A + A.mT) / 2
+    G = torch.asarray(rng.standard_normal(A.shape).astype(np.float32))
+    rows = []
+    for name, (fn, eigh) in CONFIGS.items():
+        run = step(fn, A, G)
+        counts = count_ops(run)
+        t_step, t_floor = median_times((run, floor(A, counts.matmuls, eigh)), repeats)
+        rows.append(
+            {
+                "configuration": name,
+                "kernels": kernels(counts),
+                "products": counts.matmuls,
+                "kernels_per_product": kernels(counts) / counts.matmuls,
+                "ms": t_step * 1e3,
+                "floor_ms": t_floor * 1e3,
+                "time_over_floor": t_step / t_floor,
+                "floor": f"{'eigh + ' if eigh else ''}{counts.matmuls} products",
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = measure(args.batch, args.n, args.repeats)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(
+        f"torch {torch.__version__} eager, CPU, {args.threads} threads, batch {args.batch} of {args.n}x{args.n} "
+        f"float32, forward + backward, check=False, median of {args.repeats}"
+    )
+    header = ("kernels", 8), ("products", 9), ("k/p", 5), ("ms", 8), ("floor ms", 9), ("÷ floor", 8)
+    print(f"{'configuration':24} " + " ".join(f"{h:>{w}}" for h, w in header) + "  floor")
+    for r in rows:
+        per = f"{r['kernels_per_product']:.2f}"
+        print(
+            f"{r['configuration']:24} {r['kernels']:8d} {r['products']:9d} {per:>5} {r['ms']:8.2f} "
+            f"{r['floor_ms']:9.2f} {r['time_over_floor']:8.2f}  {r['floor']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Kernel budgets (issue 23), counted, not timed: torch eager on CPU, batch 2 of 8 × 8, forward +
+backward, check=False. One more iteration (or degree) of a method may cost at most the kernels and
+exactly the products its docstring states; a whole configuration at most its total below (today's
+count: a change that adds a kernel must say why here)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import spectralcore as sc  # noqa: E402
+from spectralcore.adapters.torch_timing import count_ops, step  # noqa: E402
+
+
+def kernels_and_products(op: str, **options) -> tuple[int, int]:
+    """(kernels, matrix products) of one step of ``sc.<op>``; ``_unsafe_view`` (the view ``A @ B``
+    returns, not flagged as one by torch) is not a kernel."""
+    A = torch.linalg.qr(torch.randn(2, 8, 8, dtype=torch.float64))[0]
+    A = (A * torch.linspace(0.5, 2, 8, dtype=torch.float64)) @ A.mT
+    counts = count_ops(step(lambda X: getattr(sc, op)(X, check=False, **options), A, torch.ones_like(A)))
+    return counts.launches - counts.ops["aten._unsafe_view"], counts.matmuls
+
+
+# (forward, backward, the option that counts steps, its value): one step more costs (kernels, products)
+MARGINAL = {
+    "lyapunov iteration": (("eigh", "lyapunov", "iterations", 8), (6, 6)),
+    "newton-schulz iteration (forward + backward)": (("newton-schulz", "newton-schulz", "iterations", 5), (9, 9)),
+    "mtp degree": (("mtp", "exact", "degree", 11), (1, 1)),
+}
+
+# whole configurations: (op, options) -> (kernels, products) at most
+TOTAL = {
+    ("sqrtm", "mpa", "lyapunov"): (148, 60),
+    ("invsqrtm", "mpa", "lyapunov"): (152, 63),
+    ("sqrtm", "mtp", "lyapunov"): (144, 66),
+    ("invsqrtm", "mtp", "lyapunov"): (148, 69),
+    ("sqrtm", "newton-schulz", "newton-schulz"): (95, 45),
+    ("invsqrtm", "newton-schulz", "newton-schulz"): (95, 45),
+    ("sqrtm", "eigh", "exact"): (36, 5),
+    ("invsqrtm", "eigh", "exact"): (42, 8),
+}
+
+
+@pytest.mark.parametrize("name", MARGINAL)
+def test_one_more_step_costs_its_stated_kernels(name):
+    (forward, backward, option, value), (kernels, products) = MARGINAL[name]
+    before = kernels_and_products("sqrtm", forward=forward, backward=backward, **{option: value})
+    after = kernels_and_products("sqrtm", forward=forward, backward=backward, **{option: value + 1})
+    assert after[1] - before[1] == products, f"{name}: {after[1] - before[1]} products, stated {products}"
+    assert after[0] - before[0] <= kernels, f"{name}: {after[0] - before[0]} kernels, budget {kernels}"
+
+
+def test_mpa_order_costs_one_product_and_its_two_terms():
+    """[m/n] → [m+1/n+1]: one more power of Z (a product) and one more term in each of P and Q."""
+    before = kernels_and_products("sqrtm", forward="mpa", backward="exact", m=5, n=5)
+    after = kernels_and_products("sqrtm", forward="mpa", backward="exact", m=6, n=6)
+    assert after[1] - before[1] == 1
+    assert after[0] - before[0] <= 3
+
+
+@pytest.mark.parametrize("config", TOTAL, ids=" ".join)
+def test_configuration_within_its_kernel_budget(config):
+    op, forward, backward = config
+    kernels, products = kernels_and_products(op, forward=forward, backward=backward)
+    budget, stated = TOTAL[config]
+    assert products <= stated, f"{' '.join(config)}: {products} matrix products, stated {stated}"
+    assert kernels <= budget, f"{' '.join(config)}: {kernels} kernels, budget {budget}"
+
+
+def test_eigh_taylor_within_its_kernel_budget():
+    kernels, products = kernels_and_products("eigh", backward="taylor", solver="native")
+    assert products == 3, f"eigh taylor: {products} matrix products, stated 3"
+    assert kernels <= 65, f"eigh taylor: {kernels} kernels, budget 65 (issue 23's target: 30)"

@@ -1,5 +1,6 @@
-"""`spectralcore report` in quick mode: every section runs, writes its plots, and every number it
-states holds its stated tolerance (the exit code is 0 only then)."""
+"""`spectralcore report` in quick mode: every section runs, writes its plots, every number it
+states holds its stated tolerance (the exit code is 0 only then), and the warnings it provokes on
+purpose are stated in the report instead of printed."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("tabulate")
 
 
-def test_quick_report(tmp_path, capsys):
+SILENT_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def test_quick_report(tmp_path, capsys, recwarn):
     from spectralcore.cli import main
     from spectralcore.report import SECTIONS
 
     assert main(["report", "--out", str(tmp_path)]) == 0, capsys.readouterr().out
+    escaped = [f"{w.category.__name__}: {w.message}" for w in recwarn if not issubclass(w.category, SILENT_BY_DEFAULT)]
+    assert escaped == []  # recwarn records every warning ("always"); these would reach the terminal
     text = (tmp_path / "report.md").read_text()
     for title in (
         "1. TPAMI 2021",
@@ -30,6 +36,9 @@ def test_quick_report(tmp_path, capsys):
         assert f"]({png})" in text
     assert len(SECTIONS) == 7
     assert "of 12 stated claims hold" in text and "12 of 12" in text
+    for title, provoked in (("3. ICLR 2022", "sqrtm (forward 'mtp'): relative residual"), ("7. Accuracy", "invsqrtm")):
+        section = text[text.index(f"## {title}") :].split("\n## ")[0]
+        assert "*Warned on purpose:*" in section and provoked in section, title
     out = capsys.readouterr().out
     assert "report written to" in out
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pathlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from tabulate import tabulate
+
+from ..dispatch import _WARNED
+from ..validation import AccuracyWarning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,5 +60,32 @@ class Section:
         self.claims.append(c)
         return c
 
+    def warned(self, messages: list[str], why: str) -> None:
+        """State the warnings that :func:`provoking` collected, beside the numbers they explain."""
+        if messages:
+            self.text(f"*Warned on purpose:* {'; '.join(f'`{m}`' for m in messages)} — expected: {why}.")
+
     def markdown(self) -> str:
         return "\n\n".join([f"## {self.title}", *self.parts])
+
+
+@contextlib.contextmanager
+def provoking() -> Iterator[list[str]]:
+    """Collect the AccuracyWarnings raised inside, which a section provokes on purpose, as short
+    messages for :meth:`Section.warned`; other warnings pass through. Each op and forward warns
+    once inside, as in a fresh process, and the block leaves the once-per-process record as it was."""
+    messages: list[str] = []
+    held = set(_WARNED)
+    _WARNED.clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield messages
+    finally:
+        _WARNED.clear()
+        _WARNED.update(held)
+    for w in caught:
+        if issubclass(w.category, AccuracyWarning):
+            messages.append(str(w.message).split(";")[0])  # what and how far, without the advice
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import numbers
+import sys
 import types
 import typing
 from typing import Any, ClassVar
@@ -175,7 +176,8 @@ class UnclaimedAccuracy(SpectralError):
     """A method declares neither ``accuracy`` nor ``accuracy_opt_out``: its claim is unknown."""
 
     def __init__(self, cls: type[Method]) -> None:
-        module = "MODULE" if cls.__module__ == "__main__" else cls.__module__
+        imported = getattr(sys.modules.get(cls.__module__), "__file__", None) and cls.__module__ != "__main__"
+        module = cls.__module__ if imported else "MODULE"
         super().__init__(
             f"{cls.kind} method '{cls.name}' ({cls.__qualname__}) declares neither `accuracy` nor "
             '`accuracy_opt_out`. Every method states one, those claiming "exact" too (they declare 1e-8): '

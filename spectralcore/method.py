@@ -103,16 +103,18 @@ class Method(abc.ABC):
     @classmethod
     def claimed_accuracy(cls) -> float | None:
         """The relative error this method claims on the suite's well-separated input (its
-        ``accuracy``); None when it opts out (``accuracy_opt_out``). Raises
-        :class:`UnclaimedAccuracy` if it declares neither."""
-        if cls.accuracy is None and not cls.accuracy_opt_out:
+        ``accuracy``); None when it opts out (``accuracy_opt_out``, which wins over an inherited
+        ``accuracy``). Raises :class:`UnclaimedAccuracy` if it declares neither."""
+        own = vars(cls)
+        if own.get("accuracy") is not None and own.get("accuracy_opt_out"):
+            raise SpectralError(f"{cls.kind} method '{cls.name}' declares both `accuracy` and `accuracy_opt_out`")
+        if cls.accuracy_opt_out:
+            return None
+        if cls.accuracy is None:
             raise UnclaimedAccuracy(cls)
-        if cls.accuracy is not None and (
-            cls.accuracy_opt_out or not (isinstance(cls.accuracy, numbers.Real) and cls.accuracy > 0)
-        ):
+        if not (isinstance(cls.accuracy, numbers.Real) and cls.accuracy > 0):
             raise SpectralError(
-                f"{cls.kind} method '{cls.name}': `accuracy` must be a real number > 0 and come without "
-                f"`accuracy_opt_out`, got {cls.accuracy!r} and {cls.accuracy_opt_out!r}"
+                f"{cls.kind} method '{cls.name}': `accuracy` must be a real number > 0, got {cls.accuracy!r}"
             )
         return cls.accuracy
 

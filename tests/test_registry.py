@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -186,12 +187,23 @@ def test_either_claim_registers(claim, accuracy):
 
 
 @pytest.mark.parametrize(
-    "claim", [{"accuracy": 0.0}, {"accuracy": "1e-3"}, {"accuracy": 1e-3, "accuracy_opt_out": "both at once"}]
+    "claim,message",
+    [
+        ({"accuracy": 0.0}, "`accuracy` must be a real number > 0, got 0.0"),
+        ({"accuracy": "1e-3"}, "`accuracy` must be a real number > 0, got '1e-3'"),
+        ({"accuracy": 1e-3, "accuracy_opt_out": "both at once"}, "declares both `accuracy` and `accuracy_opt_out`"),
+    ],
 )
-def test_an_invalid_claim_is_an_error(claim):
+def test_an_invalid_claim_is_an_error(claim, message):
     cls = dataclasses.dataclass(frozen=True)(type("Invalid", (Unclaimed,), {"name": "invalid", **claim}))
-    with pytest.raises(sc.SpectralError, match="method 'invalid': `accuracy` must be a real number > 0"):
+    with pytest.raises(sc.SpectralError, match=f"method 'invalid'.*{re.escape(message)}"):
         sc.register(_plugin_of(cls), name="invalid-plugin")
+
+
+def test_an_opt_out_wins_over_an_inherited_accuracy():
+    parent = dataclasses.dataclass(frozen=True)(type("Parent", (Unclaimed,), {"name": "parent", "accuracy": 1e-3}))
+    child = dataclasses.dataclass(frozen=True)(type("Child", (parent,), {"name": "child", "accuracy_opt_out": "why"}))
+    assert parent.claimed_accuracy() == 1e-3 and child.claimed_accuracy() is None
 
 
 def test_the_conformance_command_may_register_a_method_to_measure():

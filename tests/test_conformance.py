@@ -144,6 +144,7 @@ class Cauchy(sc.KernelBackward):
 
     name = "cauchy"
     claims = frozenset({"bounded", "traceable"})
+    accuracy = 1e-4
     eps: float = 1e-6
 
     def kernel(self, xp, w):
@@ -253,6 +254,7 @@ class ReverseOnly(sc.EighBackward):
     """A whole-VJP method without a JVP: the forward-mode checks are skipped and it is listed."""
 
     name = "reverse-only"
+    accuracy = 1e-8
 
     def vjp(self, xp, A, w, V, gw, gV):
         return Exact().vjp(xp, A, w, V, gw, gV)

@@ -2,10 +2,11 @@
 
 Every method is checked for correctness on a well-separated input, whatever it declares: the
 gradient's direction and scale always (no opt-out), and agreement within the accuracy it
-claims (``Method.claimed_accuracy``: its ``accuracy``, 1e-8 if exact, else 0.1) unless it opts
-out with a reason. The claims decide the rest (``applies``): boundedness only for methods
-claiming ``bounded`` (in units of A: :func:`units_ratio`), jax.jit only for ``traceable``,
-second order (:mod:`.second_order`) only for ``exact``; scale and rotation equivariance
+claims (``Method.claimed_accuracy``: its declared ``accuracy``) unless it opts out with a
+reason; a method declaring neither fails agreement, told what was measured (:func:`claimed`).
+The claims decide the rest (``applies``): boundedness only for methods claiming ``bounded``
+(in units of A: :func:`units_ratio`), jax.jit only for ``traceable``, second order
+(:mod:`.second_order`) only for ``exact``; scale and rotation equivariance
 (:mod:`.equivariance`) for every method. The claim checks run in every op that uses the method
 (``Subject.ops``); the structural ones in its own op (``Subject.primary_ops``).
 """
@@ -36,6 +37,24 @@ DIRECTION = 0.5  # 1 − cos(gA, exact gA) on the well-separated input: cos ≥ 
 SCALE = math.log(1.8)  # |ln r|, r = ‖gA‖ / ‖exact gA‖: within a factor 1.8, for every method
 
 
+def claimed(name: str, s: Subject, b: Backend, dtype: str, case: str, measured: float, allowed: float) -> Result:
+    """:func:`outcome` of a check against the method's accuracy claim; for a method that states
+    none (``Subject.unclaimed``) it fails, and its input says what was measured and what to declare."""
+    if s.unclaimed:
+        case = f"{case}; no accuracy claimed: declare accuracy = {suggested(measured)} or an accuracy_opt_out"
+    return outcome(name, s, b, dtype, case, measured, allowed)
+
+
+def suggested(measured: float) -> str:
+    """The ``accuracy`` to declare for a measured worst error: twice it, rounded up to one digit."""
+    if not math.isfinite(measured):
+        return "(none: the error is not finite)"
+    if measured <= 0:
+        return "1e-15"
+    exponent = math.floor(math.log10(2 * measured))
+    return f"{math.ceil(2 * measured / 10**exponent)}e{exponent:+03d}"
+
+
 def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
     """gA (and a forward's outputs) against the exact float64 result, in every op using the method."""
     cot = Cotangent.for_shape(SEPARATED.matrix.shape)
@@ -44,10 +63,10 @@ def agreement(s: Subject, b: Backend, dtype: str) -> Iterator[Result]:
         if allowed is None:
             continue
         got, ref = s.run(op, b, SEPARATED.matrix, dtype, cot), s.reference(op, SEPARATED.matrix, cot)
-        yield outcome("agreement", s, b, dtype, f"{op.label} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
+        yield claimed("agreement", s, b, dtype, f"{op.label} gA, {SEPARATED.name}", rel(got.gA, ref.gA), allowed)
         if not s.is_backward and op.primary:
             for key in ref.outputs:
-                yield outcome(
+                yield claimed(
                     "agreement",
                     s,
                     b,
@@ -271,7 +290,7 @@ def jvp_finite_differences(s: Subject, b: Backend, dtype: str) -> Iterator[Resul
         coarse, fine = central(h), central(h / 2)
         for key in fine:
             expected = (4 * fine[key] - coarse[key]) / 3
-            yield outcome(
+            yield claimed(
                 "jvp against differences", s, b, dtype, f"{op.label} d{key}", rel(tangents[key], expected), allowed
             )
 
@@ -286,6 +305,8 @@ class Check:
 def _claims(s: Subject) -> frozenset[str]:
     return type(s.method).claims
 
+
+CLAIM_CHECKS = ("agreement", "jvp against differences")  # the checks against the accuracy claim
 
 CHECKS = [
     Check("agreement", agreement, lambda s, b: s.tolerance("float64") is not None),

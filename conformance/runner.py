@@ -11,7 +11,7 @@ import spectralcore as sc
 from spectralcore.method import Method
 
 from .backends import available
-from .checks import CHECKS, Result
+from .checks import CHECKS, CLAIM_CHECKS, Result, suggested
 from .subject import MethodError, Subject
 
 DTYPES = ("float32", "float64")
@@ -27,6 +27,21 @@ class Report:
     results: list[Result]
     opt_outs: dict[str, str] = dataclasses.field(default_factory=dict)  # method label → why agreement is not checked
     reverse_only: list[str] = dataclasses.field(default_factory=list)  # method labels without a JVP
+    unclaimed: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)  # (kind, name, label)
+
+    def suggestions(self) -> dict[str, str]:
+        """For each method that states no accuracy, the ``accuracy`` to declare: twice the worst
+        float64 error its agreement checks measured (:func:`~.checks.suggested`)."""
+        out = {}
+        for kind, name, label in self.unclaimed:
+            measured = [
+                r.measured
+                for r in self.results
+                if (r.kind, r.method, r.dtype) == (kind, name, "float64") and r.check in CLAIM_CHECKS
+            ]
+            if measured:
+                out[label] = suggested(max(measured))
+        return out
 
     @property
     def failures(self) -> list[Result]:
@@ -42,6 +57,7 @@ class Report:
                 "passed": self.passed,
                 "accuracy_opt_outs": self.opt_outs,
                 "reverse_only": self.reverse_only,
+                "accuracy_to_declare": self.suggestions(),
                 "results": [{**dataclasses.asdict(r), "margin": r.margin, "close": r.close} for r in self.results],
             },
             indent=1,
@@ -108,6 +124,7 @@ def run(
     chosen = subjects(method, kind)
     opt_outs = {s.label: type(s.method).accuracy_opt_out for s in chosen if type(s.method).accuracy_opt_out}
     reverse_only = [s.label for s in chosen if not s.method.has_jvp()]
+    unclaimed = [(s.kind, s.method.name, s.label) for s in chosen if s.unclaimed]
     targets = [(s, b) for s in chosen for b in available(backends, devices)]
     for s, b in targets:
         for check in CHECKS:
@@ -134,4 +151,4 @@ def run(
                             False,
                         )
                     )
-    return Report(results, opt_outs, reverse_only)
+    return Report(results, opt_outs, reverse_only, unclaimed)

@@ -22,7 +22,7 @@ from array_api_compat import array_namespace
 
 import spectralcore as sc
 from spectralcore.dispatch import PublicOp
-from spectralcore.method import Method
+from spectralcore.method import Method, UnclaimedAccuracy
 
 from . import reference
 from .backends import Backend
@@ -76,6 +76,14 @@ class Op:
     def degree(self) -> float:
         """p with f(cA) = c^p f(A) (eigh: the eigenvector projector's, 0), so gA(cA) = c^{p−1} gA(A)."""
         return self.args[0] if self.name == "matrix_power" else DEGREE[self.name]
+
+
+def _claim(method: Method) -> float | None:
+    """``claimed_accuracy()`` of the method's class, 0 where it states none (:attr:`Subject.unclaimed`)."""
+    try:
+        return type(method).claimed_accuracy()
+    except UnclaimedAccuracy:
+        return 0.0
 
 
 def _partners(kind: str) -> list[Method]:
@@ -241,12 +249,20 @@ class Subject:
             return Run({"sqrtm": reference.power(A, 0.5)}, reference.sqrtm_vjp(A, cot.G), [], None)
         return Run({"invsqrtm": reference.power(A, -0.5)}, reference.invsqrtm_vjp(A, cot.G), [], None)
 
+    @property
+    def unclaimed(self) -> bool:
+        """Whether the method states no accuracy at all (neither ``accuracy`` nor an opt-out): a
+        method passed to the suite directly, not registered. Its agreement checks then allow 0, so
+        they fail, and each says the value it measured (the one to declare)."""
+        return _claim(self.method) == 0
+
     def tolerance(self, dtype: str, op: Op | None = None) -> float | None:
         """The relative error against the exact result that the method claims in ``op`` (None:
-        no claim): its own claim, or the looser of its and its partner's in a composition."""
-        claims = [type(self.method).claimed_accuracy()]
+        it opts out; 0: it states no claim): its own claim, or the looser of its and its
+        partner's in a composition."""
+        claims = [_claim(self.method)]
         if op is not None and op.partner is not None:
-            claims.append(type(op.partner).claimed_accuracy())
+            claims.append(_claim(op.partner))
         known = [claim for claim in claims if claim is not None]
         if len(known) < len(claims):
             return None

@@ -99,6 +99,11 @@ def _conformance(args: argparse.Namespace) -> int:
         console.print(
             f"[yellow]agreement not checked for {label} (it opts out: {why}); its gradient's direction and scale were"
         )
+    for label, value in report.suggestions().items():
+        console.print(
+            f"[red]{label} states no accuracy claim: its agreement checks measured a worst float64 error that "
+            f'suggests declaring `accuracy = {value}` (or `accuracy_opt_out = "<reason>"` if it promises none)'
+        )
     for label in report.reverse_only:
         console.print(f"[yellow]forward mode not checked for {label}: it defines no jvp (reverse mode only)")
     for failure in report.failures:

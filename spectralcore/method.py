@@ -14,13 +14,13 @@ options of every registered one. Subclasses set three class attributes:
   values, no host synchronisation). Every method, whatever it claims, must be equivariant
   under A → cA and A → QAQᵀ (its thresholds relative to each matrix's own scale),
 * ``reference`` — the paper and equation it implements,
-* ``accuracy`` (optional) — the float64 relative error against the exact result that it
-  claims on the conformance suite's well-separated input (n = 5, spectrum 1 … 4, so
-  condition number 4), in every op that uses it; methods claiming ``"exact"`` claim 1e-8
-  and every other method :data:`DEFAULT_ACCURACY` unless they say otherwise,
-* ``accuracy_opt_out`` (optional) — a reason, for a method that claims no accuracy at all
-  (a truncation, say): the suite then skips its agreement check and lists the method with
-  the reason. Its gradient's direction and scale are checked whatever it declares.
+* ``accuracy`` — the float64 relative error against the exact result that it claims on the
+  conformance suite's well-separated input (n = 5, spectrum 1 … 4, so condition number 4),
+  in every op that uses it (methods claiming ``"exact"`` declare 1e-8), or
+* ``accuracy_opt_out`` — a reason, for a method that claims no accuracy at all (a
+  truncation, say): the suite then skips its agreement check and lists the method with the
+  reason. One of the two is required (:class:`UnclaimedAccuracy` at registration). Its
+  gradient's direction and scale are checked whatever it declares.
 
 Kinds (the registry key is ``(kind, name)``): :class:`EighForward`, :class:`EighBackward`
 (with the one-function base :class:`KernelBackward`), :class:`SqrtmForward`,

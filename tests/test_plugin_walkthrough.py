@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def spectralcore(folder: pathlib.Path, *args: str) -> subprocess.CompletedProces
 
 def author_folder(tmp_path: pathlib.Path, claim: str = CLAIM, factor: str = "") -> pathlib.Path:
     package = tmp_path / "my_pkg"
-    package.mkdir()
+    package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "plugin.py").write_text(PLUGIN.format(claim=claim, factor=factor))
     return tmp_path
@@ -85,3 +86,14 @@ def test_a_plugin_without_a_claim_is_refused_with_the_way_to_find_one(tmp_path):
     assert out.returncode == 2 and out.stdout == ""
     assert "eigh-backward method 'cauchy' (Cauchy) declares neither `accuracy` nor `accuracy_opt_out`" in out.stderr
     assert "spectralcore conformance --plugin my_pkg.plugin --method cauchy" in out.stderr
+
+
+def test_the_command_the_refusal_names_measures_and_suggests_the_claim(tmp_path):
+    """`spectralcore conformance --plugin ...` loads the unclaimed method to measure it: its agreement
+    checks fail, the run suggests a value, and the plugin declaring that value passes."""
+    out = spectralcore(author_folder(tmp_path / "unclaimed", claim=""), *CONFORMANCE)
+    assert out.returncode == 1, out.stdout + out.stderr
+    found = re.search(r"suggests declaring\s+`accuracy = ([0-9.e+-]+)`", out.stdout)
+    assert found, out.stdout
+    declared = spectralcore(author_folder(tmp_path / "declared", claim=f"accuracy = {found[1]}"), *CONFORMANCE)
+    assert declared.returncode == 0 and " 0 failed" in declared.stdout, declared.stdout

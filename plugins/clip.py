@@ -13,8 +13,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import KernelBackward, hookimpl
-from spectralcore._array import pair_gap, pair_sign
-from spectralcore.ratio import threshold_unit
+from spectralcore._array import pair_gap, pair_sign, threshold_unit
 
 
 @dataclasses.dataclass(frozen=True)

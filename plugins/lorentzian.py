@@ -15,8 +15,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import KernelBackward, hookimpl
-from spectralcore._array import pair_gap
-from spectralcore.ratio import threshold_unit
+from spectralcore._array import pair_gap, threshold_unit
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,8 @@ import dataclasses
 from typing import Any
 
 from spectralcore import hookimpl
-from spectralcore.ratio import RatioBackward, threshold_unit
+from spectralcore._array import threshold_unit
+from spectralcore.ratio import RatioBackward
 from spectralcore.series import pade_floats
 
 

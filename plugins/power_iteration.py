@@ -10,9 +10,8 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighBackward, EighForward, EighResult, hookimpl
-from spectralcore._array import device, rounding_floor, sym
+from spectralcore._array import device, rounding_floor, sym, threshold_unit
 from spectralcore.linalg import symmetric_eigh
-from spectralcore.ratio import threshold_unit
 
 
 def _column(V: Any, i: int) -> Any:
@@ -167,7 +166,7 @@ class PowerIterationBackward(EighBackward):
         self.require(self.eps > 0, "eps", "> 0")
 
     def floor(self, xp: Any, w: Any) -> Any:
-        """ε₀ of shape (...): max(eps·s, n ε λmax), s from :func:`~spectralcore.ratio.threshold_unit`."""
+        """ε₀ of shape (...): max(eps·s, n ε λmax), s from :func:`~spectralcore._array.threshold_unit`."""
         return xp.maximum(self.eps * threshold_unit(xp, w, self.relative), rounding_floor(xp, w))
 
     def vjp(self, xp: Any, A: Any, w: Any, V: Any, gw: Any, gV: Any) -> Any:

@@ -111,11 +111,24 @@ def rounding_clip(xp: Any, w: Array) -> Array:
 
 def spectral_scale(xp: Any, w: Array) -> Array:
     """max(max|λ|, tiny) = max(‖A‖₂, tiny), shape (...), for eigenvalues w (..., n): each matrix's
-    own spectral scale, the unit every relative threshold of a method is measured in. It is
+    own spectral scale (:func:`threshold_unit` is the unit of methods' thresholds). It is
     equivariant (cA has scale |c| times A's), invariant under A → QAQᵀ, defined for indefinite A,
     and read off the eigenvalues a backward already has; tiny, the smallest normal number, keeps
     it positive for the zero matrix."""
     return xp.clip(xp.max(xp.abs(w), axis=-1), xp.finfo(w.dtype).smallest_normal, None)
+
+
+def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
+    """The unit a method's thresholds are measured in, shape (...) for eigenvalues w (..., n):
+    each matrix's own scale max|λ| when ``relative`` (so the method is equivariant under
+    A → cA), else 1 (the papers' absolute thresholds, in the units of A). The zero matrix has no
+    scale: it gets 1, like the absolute setting (a unit of ``tiny`` would floor eigenvalues at a
+    subnormal number and overflow the kernel to inf, then NaN)."""
+    ones = xp.ones_like(w[..., 0])
+    if not relative:
+        return ones
+    top = xp.max(xp.abs(w), axis=-1)
+    return xp.where(top > 0, top, ones)
 
 
 def rounding_floor(xp: Any, w: Array) -> Array:

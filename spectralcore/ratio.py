@@ -14,21 +14,8 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any
 
-from ._array import Array, off_diagonal, pair_sign
+from ._array import off_diagonal, pair_sign, threshold_unit
 from .method import KernelBackward
-
-
-def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
-    """The unit a method's thresholds are measured in, shape (...) for eigenvalues w (..., n):
-    each matrix's own scale max|λ| when ``relative`` (so the method is equivariant under
-    A → cA), else 1 (the papers' absolute thresholds, in the units of A). The zero matrix has no
-    scale: it gets 1, like the absolute setting (a unit of ``tiny`` would floor eigenvalues at a
-    subnormal number and overflow the kernel to inf, then NaN)."""
-    ones = xp.ones_like(w[..., 0])
-    if not relative:
-        return ones
-    top = xp.max(xp.abs(w), axis=-1)
-    return xp.where(top > 0, top, ones)
 
 
 class RatioBackward(KernelBackward):

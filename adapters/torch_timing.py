@@ -111,28 +111,43 @@ def graphed_step(fn: Callable, A: torch.Tensor, G: torch.Tensor, warmup: int = 3
     return replay
 
 
+MATMULS = {"aten.mm": 0, "aten.bmm": 0, "aten.addmm": 1, "aten.baddbmm": 1}  # op: index of its first factor
+
+
+def _matrix_product(name: str, args: tuple) -> bool:
+    """Whether a matmul op multiplies matrices: a square right factor, or a square left one times
+    at most as many columns (vectors); not the (rows × k) @ (k × b n²) product that
+    :func:`spectralcore.products.combinations` forms its linear combinations with."""
+    (m, k), (_, n) = (tuple(a.shape[-2:]) for a in args[MATMULS[name] : MATMULS[name] + 2])
+    return k == n or (m == k and n <= k)
+
+
 class _Recorder(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
         self.ops: collections.Counter = collections.Counter()
         self.views: set[str] = set()
+        self.products = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = str(func.overloadpacket)
         self.ops[name] += 1
         if func.is_view:
             self.views.add(name)
+        if name in MATMULS and _matrix_product(name, args):
+            self.products += 1
         return func(*args, **(kwargs or {}))
 
 
 class OpCount:
     """The aten ops one call ran: ``ops`` (name → count), ``launches`` (ops that run a kernel:
-    not views, not bare allocations), ``matmuls`` and ``host_syncs``."""
+    not views, not bare allocations), ``matmuls`` (matrix products: matmul ops with a square
+    factor) and ``host_syncs``."""
 
-    def __init__(self, ops: collections.Counter, views: set[str]) -> None:
+    def __init__(self, ops: collections.Counter, views: set[str], matmuls: int) -> None:
         self.ops = ops
         self.launches = sum(n for op, n in ops.items() if op not in views and op not in NO_KERNEL)
-        self.matmuls = sum(ops[op] for op in ("aten.bmm", "aten.mm", "aten.baddbmm", "aten.addmm"))
+        self.matmuls = matmuls
         self.host_syncs = ops[HOST_SYNC]
 
 
@@ -140,4 +155,4 @@ def count_ops(run: Callable[[], Any]) -> OpCount:
     """Run ``run()`` once, recording every aten op it dispatches (forward and backward)."""
     with _Recorder() as recorder:
         run()
-    return OpCount(recorder.ops, recorder.views)
+    return OpCount(recorder.ops, recorder.views, recorder.products)

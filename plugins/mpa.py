@@ -3,8 +3,11 @@
 With c ≥ λmax and Z = I − A/c, the [m/n] Padé approximant P_m/Q_n of (1 − z)^{1/2}
 (coefficients computed exactly, :func:`spectralcore.series.pade`) gives
 A^{1/2} ≈ √c Q_n(Z)⁻¹ P_m(Z) and A^{-1/2} ≈ P_m(Z)⁻¹ Q_n(Z)/√c (P and Q commute);
-max(m, n) − 1 matrix products for the powers of Z, one kernel each on torch, and one kernel per
-term of P and Q (:mod:`spectralcore.products`). Default [5/5] (ICLR 2022 §4.2). No threshold:
+max(m, n) − 1 matrix products for the powers of Z, one kernel each on torch, P and Q from them
+in two kernels on torch in host memory (:func:`spectralcore.products.combinations`), and 4
+products for c (:meth:`MPA.products`: 8 by default). Paterson–Stockmeyer
+(:mod:`spectralcore.matrix_polynomial`) saves none here: P and Q share the powers, and [5/5]
+needs Z² … Z⁵ either way; the Newton solve reuses them for its seed. Default [5/5] (ICLR 2022 §4.2). No threshold:
 c is A's own scale, so the method is equivariant under A → tA (:mod:`spectralcore.normalize`).
 
 ``solve="newton"`` applies the inverse by matrix products only
@@ -23,10 +26,11 @@ import dataclasses
 from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
-from spectralcore._array import eye_like, on_cpu, scale_matrix
-from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
-from spectralcore.polynomial_inverse import polynomial_solve
-from spectralcore.products import combination
+from spectralcore._array import eye_like, on_cpu
+from spectralcore.normalize import DEFAULT, Scale, check_normalize, normalizer
+from spectralcore.normalize import products as normalizer_products
+from spectralcore.polynomial_inverse import newton_steps, polynomial_solve, seed
+from spectralcore.products import add_scaled, combinations
 from spectralcore.series import pade_floats
 
 SOLVES = ("auto", "newton", "lu")
@@ -50,18 +54,18 @@ class MPA(SqrtmForward):
         self.require(self.solve in SOLVES, "solve", f"one of {SOLVES}")
         check_normalize(self)
 
-    def _ratio(self, xp: Any, A: Any, inverse: bool) -> tuple[Any, Any]:
-        """(Q⁻¹P, √c), or (P⁻¹Q, √c) for the inverse root."""
+    def _ratio(self, xp: Any, A: Any, inverse: bool) -> tuple[Any, Scale]:
+        """(Q⁻¹P, the scale of A), or (P⁻¹Q, the scale) for the inverse root."""
         p, q = pade_floats((1, 2), self.m, self.n)
-        c = normalizer(xp, A, self.normalize)
+        scale = normalizer(xp, A, self.normalize)
         eye = eye_like(xp, A)
-        powers = [eye, eye - A / scale_matrix(c)]
+        powers = [eye, add_scaled(xp, eye, A, scale.inverse, -1.0)]  # Z = I − A/c
         while len(powers) < max(len(p), len(q)):
             powers.append(powers[-1] @ powers[1])
-        P, Q = (combination(xp, coeffs, powers) for coeffs in (p, q))
+        P, Q = combinations(xp, (p, q), powers)
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
         if self.chosen_solve(A) == "lu":
-            return xp.linalg.solve(den, num), root_scale(xp, A, c)
+            return xp.linalg.solve(den, num), scale
         try:
             ratio = polynomial_solve(xp, powers, den_coeffs, den, num)
         except ValueError as error:  # [m/n] so high that its float64 coefficients lose Q > 0
@@ -69,7 +73,17 @@ class MPA(SqrtmForward):
                 f"sqrtm-forward method 'mpa' [{self.m}/{self.n}] with solve='newton': {error}; "
                 f"use solve='lu' or a lower order"
             ) from error
-        return ratio, root_scale(xp, A, c)
+        return ratio, scale
+
+    def products(self) -> int:
+        """4 (c) + max(m, n) − 1 (the powers of Z), and with solve="newton" 2K + 1 for K Newton
+        steps in float32 (one more step in float64); "auto" counts as on CPU (LU, no product)."""
+        p, q = pade_floats((1, 2), self.m, self.n)
+        powers = max(len(p), len(q)) - 1
+        inverse = 0
+        if self.solve == "newton":
+            inverse = 2 * newton_steps(seed(q, powers)[1], 2.0**-23) + 1
+        return normalizer_products(self.normalize) + max(powers - 1, 0) + inverse
 
     def chosen_solve(self, A: Any) -> str:
         """ "newton" or "lu": the ``solve`` option, with "auto" resolved for A's device."""
@@ -77,13 +91,13 @@ class MPA(SqrtmForward):
             return self.solve
         return "lu" if on_cpu(A) is not False else "newton"
 
-    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
-        ratio, root = self._ratio(xp, A, inverse=False)
-        return ratio * root, None
+    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
+        ratio, scale = self._ratio(xp, A, inverse=False)
+        return ratio * xp.sqrt(scale.c), scale
 
-    def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, None]:
-        ratio, root = self._ratio(xp, A, inverse=True)
-        return ratio / root, None
+    def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
+        ratio, scale = self._ratio(xp, A, inverse=True)
+        return ratio / xp.sqrt(scale.c), scale
 
 
 @hookimpl

@@ -2,10 +2,12 @@
 sqrtm forward and its explicit backward.
 
 With c ≥ λmax: Y₀ = A/c, Z₀ = I, T_k = (3I − Z_k Y_k)/2, Y_{k+1} = Y_k T_k,
-Z_{k+1} = T_k Z_k; then A^{1/2} ≈ √c Y_K and A^{-1/2} ≈ Z_K/√c (both from one run).
-3 matrix products per iteration, 1 in the first (Z₀ = I): 3K − 2, in as many kernels on torch
-(the scaling and the identity fused into the products: :mod:`spectralcore.products`). Converges
-where the eigenvalues of A/c lie in (0, 2), quadratically once near 1 and slowly for small ones.
+Z_{k+1} = T_k Z_k; then A^{1/2} ≈ √c Y_K and A^{-1/2} ≈ Z_K/√c. 3 matrix products per
+iteration, 1 in the first (Z₀ = I) and 2 in the last (only the output asked for): 3K − 3,
+in as many kernels on torch (the scaling and the identity fused into the products:
+:mod:`spectralcore.products`), plus the 4 of c (:meth:`NewtonSchulzOptions.forward_products`).
+Converges where the eigenvalues of A/c lie in
+(0, 2), quadratically once near 1 and slowly for small ones.
 Default K = 5 (iSQRT-COV). No threshold: c is A's own scale, so forward and backward are
 equivariant under A → tA (:mod:`spectralcore.normalize`).
 """
@@ -16,16 +18,17 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
-from spectralcore._array import eye_like, scale_matrix, sym
-from spectralcore.normalize import DEFAULT, check_normalize, normalizer, root_scale
-from spectralcore.products import axpy, gemm, gemm_eye
+from spectralcore._array import eye_like
+from spectralcore.normalize import DEFAULT, Scale, check_normalize, normalizer
+from spectralcore.normalize import products as normalizer_products
+from spectralcore.products import add_scaled, gemm, gemm_eye
 
 
 class NewtonSchulzSteps(NamedTuple):
-    """What the forward saves for the backward: (Y_k, Z_k, T_k) for k = 0..K−1, and c."""
+    """What the forward saves for the backward: (Y_k, Z_k, T_k) for k = 0..K−1, and the scale."""
 
     steps: tuple[tuple[Any, Any, Any], ...]
-    c: Any
+    scale: Scale
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,17 +44,27 @@ class NewtonSchulzOptions:
         self.require(self.iterations >= 0, "iterations", "an int >= 0")
         check_normalize(self)
 
-    def run(self, xp: Any, A: Any) -> tuple[Any, Any, NewtonSchulzSteps]:
-        """(Y_K, Z_K, the saved steps)."""
-        c = normalizer(xp, A, self.normalize)
+    def forward_products(self) -> int:
+        """4 (c) + 3 per step, less Z₀ = I's two in the first and the unused output's one in the
+        last: 3K − 3 for K ≥ 2 (16 by default), 1 for K = 1 (0 for the inverse root)."""
+        k = self.iterations
+        return normalizer_products(self.normalize) + (3 * k - 3 if k >= 2 else k)
+
+    def run(self, xp: Any, A: Any, inverse: bool) -> tuple[Any, NewtonSchulzSteps]:
+        """(Y_K, the saved steps), or (Z_K, the saved steps) for the inverse root: the last
+        step computes only the one asked for."""
+        scale = normalizer(xp, A, self.normalize)
         eye = eye_like(xp, A)
-        Y, Z = A / scale_matrix(c), eye
+        Y, Z = A * scale.inverse, eye
         steps = []
         for k in range(self.iterations):
-            T = axpy(xp, -0.5, Y, 1.5 * eye) if k == 0 else gemm_eye(xp, Z, Y, 1.5, -0.5, eye)  # (3I − Z Y)/2
+            # (3I − Z Y)/2, with Z₀ = I: (3I − A/c)/2
+            T = add_scaled(xp, 1.5 * eye, A, scale.inverse, -0.5) if k == 0 else gemm_eye(xp, Z, Y, 1.5, -0.5, eye)
             steps.append((Y, Z, T))
-            Y, Z = Y @ T, (T if k == 0 else T @ Z)
-        return Y, Z, NewtonSchulzSteps(tuple(steps), c)
+            last = k + 1 == self.iterations
+            Y = Y if last and inverse else Y @ T
+            Z = Z if last and not inverse else (T if k == 0 else T @ Z)
+        return (Z if inverse else Y), NewtonSchulzSteps(tuple(steps), scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,13 +74,16 @@ class NewtonSchulz(NewtonSchulzOptions, SqrtmForward):
     reference = "ICCV 2021 eq. 8 (iSQRT-COV)"
     accuracy = 3e-6
 
+    def products(self) -> int:
+        return self.forward_products()
+
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
-        Y, _, saved = self.run(xp, A)
-        return Y * root_scale(xp, A, saved.c), saved
+        Y, saved = self.run(xp, A, inverse=False)
+        return Y * xp.sqrt(saved.scale.c), saved
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
-        _, Z, saved = self.run(xp, A)
-        return Z / root_scale(xp, A, saved.c), saved
+        Z, saved = self.run(xp, A, inverse=True)
+        return Z / xp.sqrt(saved.scale.c), saved
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +92,10 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
 
         gT = Y_kᵀ gY' + gZ' Z_kᵀ,  gY = gY' T_kᵀ − ½ Z_kᵀ gT,  gZ = T_kᵀ gZ' − ½ gT Y_kᵀ,
 
-    and gA = gY₀/c: 6 products per step in 6 kernels on torch (4 in 5 in the last one, whose other
-    cotangent is zero). After
+    and gA = sym(gY₀)/c: 6 products per step in 6 kernels on torch, 4 in the first (Z_K's
+    cotangent is zero) and 2 in the last (Z₀ = I; :meth:`products`). The scalings by c and the
+    √c of the output are one per-matrix factor applied to the result (the steps are linear in the
+    cotangents). After
     the ``newton-schulz`` forward it reuses the steps that forward saved (so the two must share
     their options, else the configuration is rejected); after any other forward it runs the
     iteration itself. The scale c is held constant (at convergence √c Y_K(A/c) does not depend
@@ -97,12 +115,27 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
                 f"backward {self.options()}"
             )
 
-    def _steps(self, xp: Any, A: Any, saved: Any) -> NewtonSchulzSteps:
-        return saved if isinstance(saved, NewtonSchulzSteps) else self.run(xp, A)[2]
+    def products(self) -> int:
+        """6 per step, 4 in the first (Z_K's cotangent is zero) and 2 in the last (Z₀ = I): 6K − 6
+        for K ≥ 2 (24 by default), 2 for K = 1, after
+        the ``newton-schulz`` forward; after another forward the iteration's own
+        (:meth:`NewtonSchulzOptions.forward_products`) come on top."""
+        k = self.iterations
+        return 6 * k - 6 if k >= 2 else 2 * k
 
-    def _backprop(self, xp: Any, saved: NewtonSchulzSteps, gY: Any | None, gZ: Any | None) -> Any:
-        """gY₀/c from the cotangents of Y_K and Z_K; None is a zero cotangent (its products skipped)."""
-        for Y, Z, T in reversed(saved.steps):
+    def _steps(self, xp: Any, A: Any, saved: Any) -> NewtonSchulzSteps:
+        return saved if isinstance(saved, NewtonSchulzSteps) else self.run(xp, A, inverse=False)[1]
+
+    def _backprop(self, xp: Any, saved: NewtonSchulzSteps, gY: Any | None, gZ: Any | None, factor: Any) -> Any:
+        """sym(gY₀)·factor from the cotangents of Y_K and Z_K; None is a zero cotangent (its
+        products skipped). The steps are linear in the cotangents, so the scalings by c go into
+        ``factor`` (a per-matrix power of 1/c) instead of a pass over the cotangent."""
+        for k in reversed(range(len(saved.steps))):
+            Y, Z, T = saved.steps[k]
+            if k == 0:  # Z₀ = I: gT = Y₀ᵀ gY + gZ, gY₀ = gY T₀ᵀ − ½ gT, and Z₀ has no cotangent
+                gT = gZ if gY is None else (Y.mT @ gY if gZ is None else gemm(xp, Y.mT, gY, gZ))
+                gY, gZ = (-0.5 * gT if gY is None else gemm(xp, gY, T.mT, gT, beta=-0.5)), None
+                break
             if gZ is None:
                 gT = Y.mT @ gY
             elif gY is None:
@@ -115,32 +148,35 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
             )
         if gY is None:  # K = 0 and only Z₀ = I was differentiated
             return xp.zeros_like(gZ)
-        return sym(gY / scale_matrix(saved.c))
+        half = factor / 2
+        return add_scaled(xp, gY * half, gY.mT, half)  # sym(gY₀)·factor
 
     def _tangents(self, xp: Any, saved: NewtonSchulzSteps, dA: Any) -> tuple[Any, Any]:
-        """(dY_K, dZ_K) by forward mode through the steps from dY₀ = sym(dA)/c, dZ₀ = 0:
-        dT = −(dZ Y + Z dY)/2, dY′ = dY T + Y dT, dZ′ = dT Z + T dZ (the transpose of :meth:`_backprop`)."""
-        dY, dZ = sym(dA) / scale_matrix(saved.c), xp.zeros_like(dA)
+        """(dY_K, dZ_K) for dY₀ = dA + dAᵀ, dZ₀ = 0, by forward mode through the steps:
+        dT = −(dZ Y + Z dY)/2, dY′ = dY T + Y dT, dZ′ = dT Z + T dZ (the transpose of :meth:`_backprop`);
+        the callers scale them by ½ and the powers of 1/c."""
+        dY, dZ = dA + dA.mT, xp.zeros_like(dA)
         for Y, Z, T in saved.steps:
             dT = gemm(xp, dZ, Y, Z @ dY, -0.5, -0.5)
             dY, dZ = gemm(xp, Y, dT, dY @ T), gemm(xp, dT, Z, T @ dZ)
         return dY, dZ
 
+    # dY₀ = dA/c and Y_K ↦ √c Y_K, Z_K ↦ Z_K/√c: the root's factor is c^{-1/2}, the inverse's c^{-3/2}
     def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._tangents(xp, saved, dA)[0] * scale_matrix(xp.sqrt(saved.c))
+        return self._tangents(xp, saved, dA)[0] * (xp.sqrt(saved.scale.inverse) / 2)
 
     def jvp_inverse(self, xp: Any, A: Any, W: Any, dA: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._tangents(xp, saved, dA)[1] / scale_matrix(xp.sqrt(saved.c))
+        return self._tangents(xp, saved, dA)[1] * (saved.scale.inverse**1.5 / 2)
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._backprop(xp, saved, gS * scale_matrix(xp.sqrt(saved.c)), None)
+        return self._backprop(xp, saved, gS, None, xp.sqrt(saved.scale.inverse))
 
     def vjp_inverse(self, xp: Any, A: Any, W: Any, gW: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._backprop(xp, saved, None, gW / scale_matrix(xp.sqrt(saved.c)))
+        return self._backprop(xp, saved, None, gW, saved.scale.inverse**1.5)
 
 
 def less_half(xp: Any, A: Any, B: Any, C: Any | None) -> Any:

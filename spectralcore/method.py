@@ -127,6 +127,13 @@ class Method(abc.ABC):
         of its own: the backward method's VJP and JVP define the op's)."""
         return True
 
+    def products(self) -> int | None:
+        """The n × n matrix products of one call with these options, as ``spectralcore methods``
+        states them (None: not stated): a forward's ``sqrtm``, a backward's ``vjp`` after a
+        forward whose saved values it reuses, each method's docstring saying which and what
+        changes otherwise. tests/test_kernel_budget.py checks the statements against torch."""
+        return None
+
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
         """Every option and its default value, in declaration order (cached per class, so a

@@ -6,19 +6,26 @@
 * ``"spectral"`` — c = ‖A^m‖_F^{1/m}, m = 2^k, by k repeated squarings (block power
   iteration started from the identity). For symmetric A this is an upper bound of
   λmax = ‖A‖₂ within the factor n^{1/(2m)} (1.14 for n = 64, k = 4); it needs k matrix
-  products and no start vector, so it cannot stall on an unlucky one. Each squaring is
-  rescaled to ‖B‖_F = 1, c = ‖A‖_F Π_k t_k^{1/2^k} with t_k = ‖B_{k−1}²‖_F; for symmetric B,
-  t_k ≥ ‖B_{k−1}‖_F² / √n = 1/√n, a floor that also keeps a zero matrix finite.
+  products and no start vector, so it cannot stall on an unlucky one. The squarings start from
+  B = A/‖A‖_F and are not rescaled: ‖B‖₂ ≤ 1 bounds every power by 1, and for symmetric B
+  ‖B^m‖_F ≥ n^{(1−m)/2} (the power mean of the eigenvalues), a floor far above underflow
+  (2.8e-23 for n = 1024 in float32) that also keeps a zero matrix finite, so
+  c = ‖A‖_F ‖B^m‖_F^{1/m} costs k products and four passes over the batch.
 
-Both are each matrix's own scale and equivariant, c(tA) = |t| c(A), and the floor 1/√n acts on
-the normalised B, so the iterative methods (``mpa``, ``mtp``, ``newton-schulz``, ``lyapunov``),
+Both are each matrix's own scale and equivariant, c(tA) = |t| c(A), and the floor acts on the
+normalised B, so the iterative methods (``mpa``, ``mtp``, ``newton-schulz``, ``lyapunov``),
 which see A only as A/c and scale back by √c, have no threshold in the units of A:
 f(tA) = t^p f(A) and gA(tA) = t^{p − 1} gA(A), p = ±1/2, to rounding.
+
+A :class:`Scale` remembers its rule by its class, so a backward that follows a forward of the
+same normalisation can take the square root's scale from it: c(A^{1/2}) = c(A)^{1/2} holds for
+both rules up to the forward's own error, and c(A)^{1/2} ≥ ‖A^{1/2}‖₂ exactly
+(:meth:`Scale.of_root`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._array import Array, frobenius_norm, scale_matrix
 
@@ -27,29 +34,57 @@ DEFAULT = "spectral"
 SQUARINGS = 4
 
 
-def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Array:
-    """Return c of shape (...) with c ≥ ‖A‖₂ (c = 1 for a zero matrix)."""
-    c = frobenius_norm(xp, A)
-    c = xp.where(c > 0, c, xp.ones_like(c))
+class Scale(NamedTuple):
+    """c ≥ ‖A‖₂ of each matrix and 1/c, as (..., 1, 1). The zero matrix has c = 0, so scaling
+    back by √c gives sqrtm(0) = 0 exactly and invsqrtm(0) = inf whatever the iteration gives at
+    A/c = 0, and 1/c = 1, which divides it."""
+
+    c: Array
+    inverse: Array
+
+    def of_root(self, xp: Any) -> Scale:
+        """The scale of A^{1/2} under the same rule: (√c, √(1/c))."""
+        return type(self)(xp.sqrt(self.c), xp.sqrt(self.inverse))
+
+
+class FrobeniusScale(Scale):
+    """A :class:`Scale` by ``normalize="frobenius"``."""
+
+
+class SpectralScale(Scale):
+    """A :class:`Scale` by ``normalize="spectral"``."""
+
+
+SCALES: dict[str, type[Scale]] = {"frobenius": FrobeniusScale, "spectral": SpectralScale}
+
+
+def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Scale:
+    """The :class:`Scale` of A by the rule ``how``."""
+    norm = scale_matrix(frobenius_norm(xp, A))
+    divisor = xp.where(norm > 0, norm, xp.ones_like(norm))
     if how == "frobenius":
-        return c
-    floor = A.shape[-1] ** -0.5
-    B = A / scale_matrix(c)
-    for k in range(1, squarings + 1):
+        return FrobeniusScale(norm, divisor**-1)
+    B = A / divisor
+    for _ in range(squarings):
         B = B @ B
-        t = xp.clip(frobenius_norm(xp, B), min=floor)
-        if k < squarings:  # the last B is not needed
-            B = B / scale_matrix(t)
-        c = c * t ** (1 / 2**k)
-    return c
+    m = 2**squarings
+    floor = A.shape[-1] ** ((1 - m) / 2)
+    grow = xp.clip(scale_matrix(frobenius_norm(xp, B)), min=floor) ** (-1 / m)  # ‖B^m‖_F^{−1/m} ≥ 1
+    return SpectralScale(norm / grow, grow / divisor)
 
 
-def root_scale(xp: Any, A: Array, c: Array) -> Array:
-    """√c as (..., 1, 1), to scale an iteration on A / c back: f(A) = √c f(A / c) for the square
-    root. For the zero matrix c = 1 only to divide by; its scale is 0, so sqrtm(0) = 0 exactly
-    and invsqrtm(0) = inf, whatever the approximation gives at A / c = 0."""
-    zero = frobenius_norm(xp, A) == 0
-    return scale_matrix(xp.where(zero, xp.zeros_like(c), xp.sqrt(c)))
+def products(how: str, squarings: int = SQUARINGS) -> int:
+    """Matrix products of :func:`normalizer`: k squarings for "spectral", none for "frobenius"."""
+    return squarings if how == "spectral" else 0
+
+
+def root_of(xp: Any, saved: Any, how: str, S: Array) -> Scale:
+    """The scale of S = A^{1/2}: through :meth:`Scale.of_root` from the forward's scale of A
+    (``saved``, or its ``scale`` field) when the forward used the same rule ``how``, else S's own."""
+    scale = getattr(saved, "scale", saved)
+    if type(scale) is SCALES[how]:
+        return scale.of_root(xp)
+    return normalizer(xp, S, how)
 
 
 def check_normalize(method: Any) -> None:

@@ -1,9 +1,11 @@
-"""Matrix products with the arithmetic around them fused in: α A B + β C, α A B + β I, Y + a X.
+"""Matrix products with the arithmetic around them fused in: α A B + β C, α A B + β I, Y + a X,
+Y + a s X.
 
 Each helper is written once against the Array API and, where the array's framework has one,
 takes a fused kernel for the same equation (the array-api-extra delegation pattern): for torch,
 ``baddbmm``/``addmm`` compute α A B + β C as one kernel instead of three (product, scale,
-add), and ``add(…, alpha=a)`` computes Y + a X as one instead of two. These are out-of-place
+add), ``add(…, alpha=a)`` computes Y + a X as one instead of two and ``addcmul`` Y + a s X
+(s an array, e.g. a per-matrix scale) as one instead of three. These are out-of-place
 calls that torch autograd records like any other, so a forward recorded for a second
 derivative stays differentiable. JAX and other compilers fuse the generic form themselves.
 The framework is found by the name of ``xp`` at call time: nothing is imported here.
@@ -12,6 +14,7 @@ The framework is found by the name of ``xp`` at call time: nothing is imported h
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ._array import Array, eye_like
@@ -54,9 +57,34 @@ def axpy(xp: Any, a: float, X: Array, Y: Array) -> Array:
     return Y + a * X
 
 
-def combination(xp: Any, coefficients: tuple[float, ...], matrices: list[Array]) -> Array:
+def add_scaled(xp: Any, Y: Array, X: Array, s: Array, a: float = 1.0) -> Array:
+    """Y + a s X for an array ``s`` (e.g. a per-matrix scale (..., 1, 1)); all three broadcast
+    (one kernel on torch: ``addcmul``)."""
+    torch = _torch(xp)
+    if torch is not None:
+        return torch.addcmul(Y, X, s, value=a)
+    sX = s * X
+    return Y - sX if a == -1 else Y + (sX if a == 1 else a * sX)
+
+
+def combination(xp: Any, coefficients: Sequence[float], matrices: Sequence[Array]) -> Array:
     """Σ_k c_k M_k, the matrices broadcast (the identity may be (n, n)): one kernel per term on torch."""
     total = coefficients[0] * matrices[0]
     for c, M in zip(coefficients[1:], matrices[1:]):
         total = axpy(xp, c, M, total)
     return total
+
+
+def combinations(xp: Any, rows: Sequence[Sequence[float]], matrices: Sequence[Array]) -> list[Array]:
+    """[Σ_k r_k M_k for each row r]: several combinations of the same matrices (e.g. the blocks of
+    a polynomial, or P and Q of a Padé approximant; the identity may be (n, n), rows are padded
+    with zeros). On torch two kernels for all of them, whatever their number and length: the
+    matrices stacked, then one (rows × k) @ (k × b n²) product that reads each matrix once."""
+    torch = _torch(xp)
+    if torch is None or len(rows) * max(map(len, rows)) <= 2:
+        return [combination(xp, r, matrices[: len(r)]) for r in rows]
+    k = max(map(len, rows))
+    shape = matrices[k - 1].shape
+    stacked = torch.stack([M.expand(shape) for M in matrices[:k]])
+    weights = torch.tensor([[*r, *[0.0] * (k - len(r))] for r in rows], dtype=stacked.dtype, device=stacked.device)
+    return list(torch.tensordot(weights, stacked, dims=1).unbind(0))

@@ -1,7 +1,8 @@
 """Kernel budgets (issue 23), counted, not timed: torch eager on CPU, batch 2 of 8 × 8, forward +
-backward, check=False. One more iteration (or degree) of a method may cost at most the kernels and
-exactly the products its docstring states; a whole configuration at most its total below (today's
-count: a change that adds a kernel must say why here)."""
+backward, check=False. Each iterative method's matrix products are exactly what its ``products()``
+states (``spectralcore methods`` prints them); one more iteration of a method may cost at most the
+kernels and exactly the products its docstring states; a whole configuration at most its total
+below (today's count: a change that adds a kernel must say why here)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ torch = pytest.importorskip("torch")
 
 import spectralcore as sc  # noqa: E402
 from spectralcore.adapters.torch_timing import count_ops, step  # noqa: E402
+from spectralcore.plugins.lyapunov import Lyapunov  # noqa: E402
+from spectralcore.plugins.mpa import MPA  # noqa: E402
 
 
-def kernels_and_products(op: str, **options) -> tuple[int, int]:
+def kernels_and_products(op: str, dtype=torch.float64, **options) -> tuple[int, int]:
     """(kernels, matrix products) of one step of ``sc.<op>``; ``_unsafe_view`` (the view ``A @ B``
     returns, not flagged as one by torch) is not a kernel."""
     A = torch.linalg.qr(torch.randn(2, 8, 8, dtype=torch.float64))[0]
-    A = (A * torch.linspace(0.5, 2, 8, dtype=torch.float64)) @ A.mT
+    A = ((A * torch.linspace(0.5, 2, 8, dtype=torch.float64)) @ A.mT).to(dtype)
     counts = count_ops(step(lambda X: getattr(sc, op)(X, check=False, **options), A, torch.ones_like(A)))
     return counts.launches - counts.ops["aten._unsafe_view"], counts.matmuls
 
@@ -26,20 +29,59 @@ def kernels_and_products(op: str, **options) -> tuple[int, int]:
 MARGINAL = {
     "lyapunov iteration": (("eigh", "lyapunov", "iterations", 8), (6, 6)),
     "newton-schulz iteration (forward + backward)": (("newton-schulz", "newton-schulz", "iterations", 5), (9, 9)),
-    "mtp degree": (("mtp", "exact", "degree", 11), (1, 1)),
 }
 
 # whole configurations: (op, options) -> (kernels, products) at most
 TOTAL = {
-    ("sqrtm", "mpa", "lyapunov"): (148, 60),
-    ("invsqrtm", "mpa", "lyapunov"): (152, 63),
-    ("sqrtm", "mtp", "lyapunov"): (144, 66),
-    ("invsqrtm", "mtp", "lyapunov"): (148, 69),
-    ("sqrtm", "newton-schulz", "newton-schulz"): (95, 45),
-    ("invsqrtm", "newton-schulz", "newton-schulz"): (95, 45),
+    ("sqrtm", "mpa", "lyapunov"): (89, 55),
+    ("invsqrtm", "mpa", "lyapunov"): (93, 58),
+    ("sqrtm", "mtp", "lyapunov"): (90, 56),
+    ("invsqrtm", "mtp", "lyapunov"): (94, 59),
+    ("sqrtm", "newton-schulz", "newton-schulz"): (69, 40),
+    ("invsqrtm", "newton-schulz", "newton-schulz"): (69, 40),
     ("sqrtm", "eigh", "exact"): (36, 5),
     ("invsqrtm", "eigh", "exact"): (42, 8),
 }
+
+
+# (forward, backward, options): the backward reuses the forward's saved values (its scale or its
+# steps), so the configuration's products are the two methods' stated ones
+STATED = [
+    ("mpa", "lyapunov", {}),
+    ("mpa", "lyapunov", {"normalize": "frobenius", "iterations": 3}),
+    ("mpa", "lyapunov", {"m": 3, "n": 7}),
+    ("mpa", "lyapunov", {"solve": "newton", "dtype": torch.float32}),
+    ("mtp", "lyapunov", {}),
+    ("mtp", "lyapunov", {"degree": 1}),
+    ("mtp", "lyapunov", {"degree": 4}),
+    ("mtp", "lyapunov", {"degree": 20}),
+    ("mtp", "lyapunov", {"degree": 100}),
+    ("newton-schulz", "lyapunov", {}),
+    ("newton-schulz", "newton-schulz", {}),
+    ("newton-schulz", "newton-schulz", {"iterations": 1}),
+    ("newton-schulz", "newton-schulz", {"iterations": 2, "normalize": "frobenius"}),
+    ("newton-schulz", "newton-schulz", {"iterations": 9}),
+]
+
+
+@pytest.mark.parametrize("forward, backward, options", STATED, ids=[f"{f}+{b}-{o}" for f, b, o in STATED])
+def test_stated_products_are_the_counted_ones(forward, backward, options):
+    options = dict(options)
+    dtype = options.pop("dtype", torch.float64)
+    config = sc.sqrtm.configure(torch.eye(8, dtype=dtype), forward=forward, backward=backward, **options)
+    stated = config.forward.products() + config.backward.products()
+    counted = kernels_and_products("sqrtm", dtype=dtype, forward=forward, backward=backward, **options)[1]
+    assert counted == stated, f"{forward} + {backward} {options}: {counted} matrix products, stated {stated}"
+
+
+def test_the_scale_is_reused_only_under_the_same_rule():
+    """Lyapunov after mpa takes √c of A when both normalise alike, else it computes S's own c (4
+    squarings for "spectral")."""
+    forward = MPA(normalize="frobenius")
+    mixed = kernels_and_products("sqrtm", forward=forward, backward=Lyapunov())[1]
+    assert mixed == forward.products() + Lyapunov().products() + 4
+    same = kernels_and_products("sqrtm", forward=forward, backward=Lyapunov(normalize="frobenius"))[1]
+    assert same == forward.products() + Lyapunov().products()
 
 
 @pytest.mark.parametrize("name", MARGINAL)

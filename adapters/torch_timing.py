@@ -15,7 +15,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import spectralcore as sc
 
 HOST_SYNC = "aten._local_scalar_dense"  # .item(), bool(), float() of a tensor
-NO_KERNEL = ("aten.empty", "aten.empty_like", "aten.empty_strided", "aten.lift_fresh")
+# bare allocations, and ``_unsafe_view``: a view torch does not flag as one (``A @ B`` returns it)
+NO_KERNEL = ("aten.empty", "aten.empty_like", "aten.empty_strided", "aten.lift_fresh", "aten._unsafe_view")
 
 
 def no_cuda() -> str:
@@ -120,6 +121,21 @@ def _matrix_product(name: str, args: tuple) -> bool:
     :func:`spectralcore.products.combinations` forms its linear combinations with."""
     (m, k), (_, n) = (tuple(a.shape[-2:]) for a in args[MATMULS[name] : MATMULS[name] + 2])
     return k == n or (m == k and n <= k)
+
+
+def products_alone(A: torch.Tensor, products: int, eigh: bool = False) -> Callable[[], None]:
+    """The floor of a step: ``products`` batched products of A's shape (and one eigh) alone,
+    without autograd, to time beside it."""
+    B = A.clone()
+
+    def run() -> None:
+        with torch.no_grad():
+            if eigh:
+                torch.linalg.eigh(A)
+            for _ in range(products):
+                torch.matmul(A, B)
+
+    return run
 
 
 class _Recorder(TorchDispatchMode):

@@ -9,7 +9,14 @@ from __future__ import annotations
 import mkdocs_gen_files
 
 import spectralcore as sc
-from spectralcore.method_table import ACCURACY_LEGEND, CLAIMS_LEGEND, MethodRow, markdown_table, method_row
+from spectralcore.method_table import (
+    ACCURACY_LEGEND,
+    CLAIMS_LEGEND,
+    PRODUCTS_LEGEND,
+    MethodRow,
+    markdown_table,
+    method_row,
+)
 from spectralcore.registry import KIND_BASES, MethodInfo
 
 PAGE = "methods/registered.md"
@@ -47,6 +54,7 @@ def details(info: MethodInfo) -> list[str]:
         f"- **options (defaults):** `{row.options}`",
         f"- **claims:** {', '.join(sorted(info.claims)) or 'none'}",
         f"- **claimed accuracy:** {accuracy(info, row)}",
+        f"- **matrix products at the defaults:** {row.products}",
         f"- **forward mode:** {forward_mode(info)}",
         f"- **reference:** {info.reference or '-'}",
         "",
@@ -69,7 +77,8 @@ def page() -> str:
         "`spectralcore methods` (`spectralcore.method_table`): every built-in method and every "
         "installed plugin's. How the methods work and how they compare: [Methods](index.md).",
         "",
-        f"{CLAIMS_LEGEND}; {ACCURACY_LEGEND} (n = 5, spectrum 1 … 4; see [Conformance](../plugins.md#conformance)).",
+        f"{CLAIMS_LEGEND}; {ACCURACY_LEGEND} (n = 5, spectrum 1 … 4; see [Conformance](../plugins.md#conformance)); "
+        f"{PRODUCTS_LEGEND}.",
         "",
     ]
     for kind in KIND_BASES:

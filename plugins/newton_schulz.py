@@ -21,7 +21,7 @@ from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore._array import eye_like
 from spectralcore.normalize import DEFAULT, Scale, check_normalize, normalizer
 from spectralcore.normalize import products as normalizer_products
-from spectralcore.products import add_scaled, gemm, gemm_eye
+from spectralcore.products import add_scaled, gemm, gemm_eye, scaled_product
 
 
 class NewtonSchulzSteps(NamedTuple):
@@ -130,11 +130,14 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
         """sym(gY₀)·factor from the cotangents of Y_K and Z_K; None is a zero cotangent (its
         products skipped). The steps are linear in the cotangents, so the scalings by c go into
         ``factor`` (a per-matrix power of 1/c) instead of a pass over the cotangent."""
+        if not saved.steps:  # K = 0: Y₀ = A/c, and Z₀ = I does not depend on A
+            return xp.zeros_like(gZ) if gY is None else add_scaled(xp, gY * factor, gY.mT, factor) / 2
         for k in reversed(range(len(saved.steps))):
             Y, Z, T = saved.steps[k]
             if k == 0:  # Z₀ = I: gT = Y₀ᵀ gY + gZ, gY₀ = gY T₀ᵀ − ½ gT, and Z₀ has no cotangent
                 gT = gZ if gY is None else (Y.mT @ gY if gZ is None else gemm(xp, Y.mT, gY, gZ))
-                gY, gZ = (-0.5 * gT if gY is None else gemm(xp, gY, T.mT, gT, beta=-0.5)), None
+                # halved (the steps are linear): the ½ of sym(gY₀) = ½ (gY₀ + gY₀ᵀ) at no cost
+                gY, gZ = (-0.25 * gT if gY is None else gemm(xp, gY, T.mT, gT, 0.5, -0.25)), None
                 break
             if gZ is None:
                 gT = Y.mT @ gY
@@ -146,10 +149,7 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
                 less_half(xp, Z.mT, gT, None if gY is None else gY @ T.mT),
                 less_half(xp, gT, Y.mT, None if gZ is None else T.mT @ gZ),
             )
-        if gY is None:  # K = 0 and only Z₀ = I was differentiated
-            return xp.zeros_like(gZ)
-        half = factor / 2
-        return add_scaled(xp, gY * half, gY.mT, half)  # sym(gY₀)·factor
+        return add_scaled(xp, gY * factor, gY.mT, factor)  # sym(gY₀)·factor from the halved gY₀
 
     def _tangents(self, xp: Any, saved: NewtonSchulzSteps, dA: Any) -> tuple[Any, Any]:
         """(dY_K, dZ_K) for dY₀ = dA + dAᵀ, dZ₀ = 0, by forward mode through the steps:
@@ -181,7 +181,7 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
 
 def less_half(xp: Any, A: Any, B: Any, C: Any | None) -> Any:
     """C − ½ A B, or −½ A B when C is None (a zero cotangent)."""
-    return -0.5 * (A @ B) if C is None else gemm(xp, A, B, C, alpha=-0.5)
+    return scaled_product(xp, A, B, -0.5) if C is None else gemm(xp, A, B, C, alpha=-0.5)
 
 
 @hookimpl

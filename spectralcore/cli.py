@@ -11,7 +11,15 @@ import pathlib
 import sys
 
 from . import __version__, methods
-from .method_table import ACCURACY_LEGEND, CLAIMS_LEGEND, has_third_party, markdown_table, method_record, method_row
+from .method_table import (
+    ACCURACY_LEGEND,
+    CLAIMS_LEGEND,
+    PRODUCTS_LEGEND,
+    has_third_party,
+    markdown_table,
+    method_record,
+    method_row,
+)
 from .registry import load_plugin
 
 KINDS = ("eigh-forward", "eigh-backward", "sqrtm-forward", "sqrtm-backward")
@@ -31,7 +39,7 @@ def _methods(args: argparse.Namespace) -> int:
     show_source = has_third_party(infos)
     table = Table(
         title="registered methods",
-        caption=f"{CLAIMS_LEGEND}; {ACCURACY_LEGEND} (--json adds references)",
+        caption=f"{CLAIMS_LEGEND}; {ACCURACY_LEGEND}; {PRODUCTS_LEGEND} (--json adds references)",
     )
     table.add_column("name", no_wrap=True)
     if not args.kind:
@@ -39,10 +47,11 @@ def _methods(args: argparse.Namespace) -> int:
     table.add_column("options (defaults)")
     table.add_column("claims", no_wrap=True)
     table.add_column("accuracy")
+    table.add_column("products", justify="right")
     if show_source:
         table.add_column("source")
     for row in map(method_row, infos):
-        cells = [row.name] + ([] if args.kind else [row.kind]) + [row.options, row.claims, row.accuracy]
+        cells = [row.name] + ([] if args.kind else [row.kind]) + [row.options, row.claims, row.accuracy, row.products]
         table.add_row(*cells + ([row.source] if show_source else []))
     Console().print(table)
     return 0

@@ -20,7 +20,7 @@ f(tA) = t^p f(A) and gA(tA) = t^{p − 1} gA(A), p = ±1/2, to rounding.
 A :class:`Scale` remembers its rule by its class, so a backward that follows a forward of the
 same normalisation can take the square root's scale from it: c(A^{1/2}) = c(A)^{1/2} holds for
 both rules up to the forward's own error, and c(A)^{1/2} ≥ ‖A^{1/2}‖₂ exactly
-(:meth:`Scale.of_root`).
+(:func:`root_inverse`).
 """
 
 from __future__ import annotations
@@ -41,10 +41,6 @@ class Scale(NamedTuple):
 
     c: Array
     inverse: Array
-
-    def of_root(self, xp: Any) -> Scale:
-        """The scale of A^{1/2} under the same rule: (√c, √(1/c))."""
-        return type(self)(xp.sqrt(self.c), xp.sqrt(self.inverse))
 
 
 class FrobeniusScale(Scale):
@@ -78,13 +74,13 @@ def products(how: str, squarings: int = SQUARINGS) -> int:
     return squarings if how == "spectral" else 0
 
 
-def root_of(xp: Any, saved: Any, how: str, S: Array) -> Scale:
-    """The scale of S = A^{1/2}: through :meth:`Scale.of_root` from the forward's scale of A
-    (``saved``, or its ``scale`` field) when the forward used the same rule ``how``, else S's own."""
+def root_inverse(xp: Any, saved: Any, how: str, S: Array) -> Array:
+    """1/c of S = A^{1/2}: √(1/c) of the forward's scale of A (``saved``, or its ``scale`` field)
+    when the forward used the same rule ``how``, else S's own."""
     scale = getattr(saved, "scale", saved)
     if type(scale) is SCALES[how]:
-        return scale.of_root(xp)
-    return normalizer(xp, S, how)
+        return xp.sqrt(scale.inverse)
+    return normalizer(xp, S, how).inverse
 
 
 def check_normalize(method: Any) -> None:

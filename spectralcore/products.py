@@ -44,6 +44,15 @@ def gemm(xp: Any, A: Array, B: Array, C: Array, alpha: float = 1.0, beta: float 
     return product - C if beta == -1 else product + (C if beta == 1 else beta * C)
 
 
+def scaled_product(xp: Any, A: Array, B: Array, alpha: float) -> Array:
+    """α A B (one kernel on torch: ``baddbmm``/``addmm`` with β = 0, which ignores its input)."""
+    torch = _torch(xp)
+    if torch is not None and A.ndim == B.ndim and A.shape[:-2] == B.shape[:-2] and A.ndim in (2, 3):
+        fused = torch.addmm if A.ndim == 2 else torch.baddbmm
+        return fused(A, A, B, beta=0, alpha=alpha) if A.shape == B.shape else alpha * (A @ B)
+    return alpha * (A @ B)
+
+
 def gemm_eye(xp: Any, A: Array, B: Array, beta: float, alpha: float = 1.0, eye: Array | None = None) -> Array:
     """α A B + β I; ``eye`` is the identity if the caller has one (else it is made)."""
     return gemm(xp, A, B, eye_like(xp, A) if eye is None else eye, alpha, beta)

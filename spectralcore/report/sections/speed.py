@@ -90,6 +90,10 @@ def _torch(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int
                 failures[graphed] = f"{type(error).__name__}: {error}"
                 table.setdefault(graphed, []).append(float("nan"))
     counts = {name: timing.count_ops(timing.step(fn, A, G)) for name, fn in methods.items()}
+    floors = {  # the same products (and eigh) alone, on the largest configuration
+        name: _median_ms(timing.products_alone(A, c.matmuls, c.ops["aten._linalg_eigh"] > 0), sync, repeats)
+        for name, c in counts.items()
+    }
     base, ns = table["torch.linalg.eigh autograd (baseline)"], table["plain Newton–Schulz autograd (baseline)"]
     headers = (
         ["method (float32, " + cfg.device + ")"]
@@ -98,17 +102,21 @@ def _torch(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int
             f"× eigh autograd (b={configs[-1][0]}, n={configs[-1][1]})",
             "× plain NS",
             "kernels",
+            "products",
+            "× products alone",
             "host syncs",
             "paper (ICLR 2022, GPU, b=64)",
         ]
     )
     rows = []
     for name, times in table.items():
-        count = counts[name.removesuffix(", CUDA graph replay")]
+        method = name.removesuffix(", CUDA graph replay")
+        count = counts[method]
         rows.append(
             [name]
             + times
-            + [base[-1] / times[-1], ns[-1] / times[-1], count.launches, count.host_syncs, PAPER.get(name, "")]
+            + [base[-1] / times[-1], ns[-1] / times[-1], count.launches, count.matmuls]
+            + [times[-1] / floors[method], count.host_syncs, PAPER.get(name, "")]
         )
     s.table(headers, rows, ".2f")
     solver = chosen_solver(A)
@@ -119,7 +127,10 @@ def _torch(s: Section, cfg: Config, configs: list[tuple[int, int]], repeats: int
         "of one forward + backward that launch a kernel (views and bare allocations excluded; "
         f"b={configs[-1][0]}, n={configs[-1][1]}); on a GPU each costs about 5–10 µs of host time in eager "
         "mode, which bounds the iterative methods at small sizes — a CUDA graph replays them all in one "
-        "launch. 'host syncs' counts reads of device values (none with check=False). The eigh-based "
+        "launch. 'products' counts the matrix products among them, and '× products alone' is the time "
+        "÷ that many batched products (and the eigh for the eigh-based rows) timed alone, without autograd, "
+        "in the same run (benchmarks/kernels.py prints the same per method). "
+        "'host syncs' counts reads of device values (none with check=False). The eigh-based "
         f"methods use the eigensolver spectralcore.linalg.chosen_solver picked: '{solver}'"
         + (
             " (CuPy's batched eigh through DLPack; its kernels are not aten ops, so not counted)"

@@ -1,4 +1,5 @@
-"""eigh backward ``clip`` (SVD-Trunc, ICCV 2021 eq. 12): K̃_ij = sign(j − i) · min(1/|λj − λi|, T/s).
+"""eigh backward ``clip`` (SVD-Trunc, ICCV 2021 eq. 12): K̃_ij = sign(j − i) · min(1/|λj − λi|, T/s),
+computed as sign(j − i) / max(|λj − λi|, s/T) (the same number, to rounding; one division).
 
 s = max|λ| of each matrix (``relative=True``, default: the clip scales with A, so
 K̃(cA) = K̃(A)/c) or s = 1 (``relative=False``: the paper's absolute T). Exact where
@@ -30,11 +31,8 @@ class Clip(KernelBackward):
         self.require(self.threshold > 0, "threshold", "> 0")
 
     def kernel(self, xp: Any, w: Any) -> Any:
-        s = threshold_unit(xp, w, self.relative)[..., None, None]
-        gap = xp.abs(pair_gap(w))
-        large = gap * self.threshold > s
-        magnitude = xp.where(large, 1 / xp.where(large, gap, xp.ones_like(gap)), self.threshold / s)
-        return pair_sign(xp, w) * magnitude
+        floor = threshold_unit(xp, w, self.relative)[..., None, None] / self.threshold
+        return pair_sign(xp, w) / xp.maximum(xp.abs(pair_gap(w)), floor)
 
 
 @hookimpl

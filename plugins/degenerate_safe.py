@@ -19,7 +19,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import KernelBackward, hookimpl
-from spectralcore._array import dtype_eps, off_diagonal, pair_gap, reciprocal_where, spectral_scale
+from spectralcore._array import dtype_eps, pair_gap, reciprocal_where, spectral_scale
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +37,8 @@ class DegenerateSafe(KernelBackward):
     def kernel(self, xp: Any, w: Any) -> Any:
         rtol = dtype_eps(xp, w.dtype) ** 0.5 if self.rtol is None else self.rtol
         gap = pair_gap(w)
-        tol = rtol * spectral_scale(xp, w)
-        return reciprocal_where(xp, off_diagonal(xp, w) & (xp.abs(gap) > tol[..., None, None]), gap)
+        tol = rtol * spectral_scale(xp, w)  # >= 0, so |gap| > tol is False on the diagonal (gap 0) too
+        return reciprocal_where(xp, xp.abs(gap) > tol[..., None, None], gap)
 
 
 @hookimpl

@@ -4,7 +4,9 @@ Forward: S = V Λ^{1/2} Vᵀ, W = V Λ^{-1/2} Vᵀ (eigenvalues within rounding 
 0; further below, outside the domain, the result is NaN).
 Backward: S X + X S = gS solved in the eigenbasis of S (Bartels–Stewart once the
 eigenvectors are known): X = V ((Vᵀ gS V) / (√λi + √λj)) Vᵀ — the Daleckii–Krein rule
-for f = √·, exact at repeated eigenvalues; unbounded only as λi + λj → 0.
+for f = √·, exact at repeated eigenvalues; unbounded only as λi + λj → 0. For W = A^{-1/2}
+after the eigh forward it is the rule of f = λ^{-1/2} itself, Γ_ij = −1/(√λi √λj (√λi + √λj)),
+which equals the generic route gS = −W gW W (three products fewer, the same number to rounding).
 """
 
 from __future__ import annotations
@@ -13,14 +15,28 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
-from spectralcore._array import rounding_clip
+from spectralcore._array import reciprocal, rounding_clip
 from spectralcore.linalg import SOLVERS, eigendecomposition, symmetric_eigh
-from spectralcore.spectral import apply_function, daleckii_krein
+from spectralcore.spectral import apply_function, daleckii_krein_halved
 
 
 def _roots(xp: Any, w: Any) -> Any:
     """√λ; eigenvalues within rounding below 0 count as 0, further below give NaN (``rounding_clip``)."""
     return xp.sqrt(rounding_clip(xp, w))
+
+
+def _half_sqrt_gamma(xp: Any, w: Any) -> Any:
+    """Γ/2 of f = √·: 1/(2√λi + 2√λj); the doubling (exact) costs a pass over the n eigenvalues,
+    where halving Γ or sym(X) would cost one over the n × n matrices."""
+    twice = 2 * _roots(xp, w)
+    return reciprocal(twice[..., :, None] + twice[..., None, :])
+
+
+def _half_inverse_gamma(xp: Any, w: Any) -> Any:
+    """Γ/2 of f = λ^{-1/2}: −(1/√λi)(1/√λj)/(2√λi + 2√λj) (module doc)."""
+    clipped = rounding_clip(xp, w)
+    inverse, minus_twice = clipped**-0.5, -2 * xp.sqrt(clipped)
+    return inverse[..., :, None] * inverse[..., None, :] / (minus_twice[..., :, None] + minus_twice[..., None, :])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +57,7 @@ class EighSqrtm(SqrtmForward):
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
         eig = symmetric_eigh(xp, A, self.solver)
-        return apply_function(eig[1], 1 / _roots(xp, eig[0])), eig
+        return apply_function(eig[1], rounding_clip(xp, eig[0]) ** -0.5), eig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,12 +70,25 @@ class ExactLyapunov(SqrtmBackward):
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         w, V = eigendecomposition(xp, A, saved)
-        s = _roots(xp, w)
-        return daleckii_krein(V, 1 / (s[..., :, None] + s[..., None, :]), gS)
+        return daleckii_krein_halved(V, _half_sqrt_gamma(xp, w), gS)
 
     def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
         """dS = V ((Vᵀ dA V) / (√λi + √λj)) Vᵀ: the Daleckii–Krein map is its own transpose."""
         return self.vjp(xp, A, S, dA, saved)
+
+    def vjp_inverse(self, xp: Any, A: Any, W: Any, gW: Any, saved: Any) -> Any:
+        """After the eigh forward (``saved`` its eigendecomposition, of which W is the function):
+        the Daleckii–Krein rule of λ^{-1/2} (module doc); after any other, the generic route."""
+        if not isinstance(saved, EighResult):
+            return super().vjp_inverse(xp, A, W, gW, saved)
+        w, V = saved
+        return daleckii_krein_halved(V, _half_inverse_gamma(xp, w), gW)
+
+    def jvp_inverse(self, xp: Any, A: Any, W: Any, dA: Any, saved: Any) -> Any:
+        """The transpose of :meth:`vjp_inverse`, which is the same self-adjoint map."""
+        if not isinstance(saved, EighResult):
+            return super().jvp_inverse(xp, A, W, dA, saved)
+        return self.vjp_inverse(xp, A, W, dA, saved)
 
 
 @hookimpl

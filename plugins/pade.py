@@ -20,15 +20,19 @@ import dataclasses
 from typing import Any
 
 from spectralcore import hookimpl
-from spectralcore._array import threshold_unit
+from spectralcore._array import reciprocal, threshold_unit
 from spectralcore.ratio import RatioBackward
 from spectralcore.series import pade_floats
 
 
 def horner(coefficients: tuple[float, ...], x: Any) -> Any:
-    """Σ_k c_k x^k evaluated by Horner's rule."""
-    total = coefficients[-1] + 0 * x
-    for c in reversed(coefficients[:-1]):
+    """Σ_k c_k x^k evaluated by Horner's rule (the first step c_{K−1} + c_K x in one pass when
+    c_K = ±1)."""
+    *rest, last = coefficients
+    if not rest:
+        return last + 0 * x
+    total = rest[-1] + x if last == 1 else rest[-1] - x if last == -1 else rest[-1] + x * last
+    for c in reversed(rest[:-1]):
         total = c + x * total
     return total
 
@@ -61,6 +65,8 @@ class Pade(RatioBackward):
 
     def geometric(self, xp: Any, x: Any) -> Any:
         p, q = self.coefficients
+        if p == (1.0,):  # every [m/n] with n >= 1: 1/Q(x)
+            return reciprocal(horner(q, x))
         return horner(p, x) / horner(q, x)
 
 

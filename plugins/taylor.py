@@ -34,10 +34,22 @@ class Taylor(RatioBackward):
         self.require(self.eps >= 0, "eps", ">= 0")
 
     def geometric(self, xp: Any, x: Any) -> Any:
-        total = xp.ones_like(x)
-        for _ in range(self.degree):
-            total = 1 + x * total
-        return total
+        """Σ_{k=0..K} x^k by halving: S_2m = S_m (1 + x^m), S_m+1 = 1 + x S_m, about 2 log₂ K
+        passes instead of Horner's 2K (the same number to rounding: every term is positive)."""
+        return _geometric(xp, x, self.degree + 1)[0]
+
+
+def _geometric(xp: Any, x: Any, terms: int, power: bool = False) -> tuple[Any, Any]:
+    """(S_terms, x^terms if ``power`` else None), S_m = Σ_{k<m} x^k, for terms >= 1."""
+    if terms == 1:
+        return xp.ones_like(x), x
+    if terms == 2:
+        return 1 + x, (x * x if power else None)
+    half, x_half = _geometric(xp, x, terms // 2, power=True)
+    total = half + half * x_half  # S_2m = S_m + x^m S_m
+    if terms % 2:
+        return 1 + x * total, (x_half * x_half * x if power else None)
+    return total, (x_half * x_half if power else None)
 
 
 @hookimpl

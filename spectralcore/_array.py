@@ -105,8 +105,8 @@ def rounding_clip(xp: Any, w: Array) -> Array:
     ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
     max|A| ≤ max|λ|). Those below −δ stay negative: there A is outside the domain of a square
     root or fractional power, which then gives NaN, not the value of a clipped spectrum."""
-    delta = dtype_eps(xp, w.dtype) ** 0.5 * xp.max(xp.abs(w), axis=-1, keepdims=True)
-    return xp.where(w < -delta, w, xp.clip(w, 0, None))
+    below = -(dtype_eps(xp, w.dtype) ** 0.5) * xp.max(xp.abs(w), axis=-1, keepdims=True)  # −δ in one pass
+    return xp.where(w < below, w, xp.clip(w, 0, None))
 
 
 def spectral_scale(xp: Any, w: Array) -> Array:
@@ -149,6 +149,12 @@ def pair_sign(xp: Any, w: Array) -> Array:
     return upper - upper.mT
 
 
+def reciprocal(x: Array) -> Array:
+    """1/x elementwise in one pass (``x ** -1``: torch runs ``1 / x`` as a reciprocal, then a
+    product with 1; ``x ** -1`` is one division, the same number)."""
+    return x**-1
+
+
 def pair_gap(w: Array) -> Array:
     """D_ij = λj − λi for eigenvalues w of shape (..., n)."""
     return w[..., None, :] - w[..., :, None]
@@ -162,5 +168,6 @@ def off_diagonal(xp: Any, w: Array) -> Array:
 
 
 def reciprocal_where(xp: Any, mask: Array, d: Array) -> Array:
-    """1/d where mask holds, 0 elsewhere, without ever dividing by the masked entries."""
-    return xp.where(mask, 1 / xp.where(mask, d, xp.ones_like(d)), xp.zeros_like(d))
+    """1/d where mask holds, 0 elsewhere, without ever dividing by the masked entries (so a
+    derivative of this through autodiff stays finite there too)."""
+    return xp.where(mask, reciprocal(xp.where(mask, d, 1.0)), 0.0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any
 
-from ._array import off_diagonal, pair_sign, threshold_unit
+from ._array import pair_sign, threshold_unit
 from .method import KernelBackward
 
 
@@ -37,5 +37,7 @@ class RatioBackward(KernelBackward):
         lam = xp.maximum(w, self.floor(xp, w)[..., None])
         li, lj = lam[..., :, None], lam[..., None, :]
         big = xp.maximum(li, lj)
-        x = xp.where(off_diagonal(xp, w), xp.minimum(li, lj) / big, xp.zeros_like(big))
-        return pair_sign(xp, w) * self.geometric(xp, x) / big
+        sign = pair_sign(xp, w)
+        # x = 0 on the diagonal (sign 0 there), where λs/λb = 1 would give g = 1/(1 − 1) for Padé
+        x = xp.where(sign != 0, xp.minimum(li, lj) / big, 0.0)
+        return sign * self.geometric(xp, x) / big

@@ -89,15 +89,22 @@ def daleckii_krein(V: Array, gamma: Array, X: Array) -> Array:
     return congruence(V, gamma * (V.mT @ sym(X) @ V))
 
 
+def daleckii_krein_halved(V: Array, half_gamma: Array, X: Array) -> Array:
+    """:func:`daleckii_krein` from Γ/2: V ((Γ/2) ∘ (Vᵀ (X + Xᵀ) V)) Vᵀ, the same map with the ½ of
+    sym(X) taken into Γ (one pass over the batch fewer, the same number: halving is exact)."""
+    return congruence(V, half_gamma * (V.mT @ (X + X.mT) @ V))
+
+
 def eigen_cotangents(xp: Any, V: Array, gF: Array, fw: Array, dfw: Array) -> tuple[Array, Array]:
     """(gw, gV) of F = V f(Λ) Vᵀ: gV = (gF + gFᵀ) V diag(f(λ)), gw = f′(λ) ∘ diag(Vᵀ gF V).
 
     Feeding these to an eigh backward routes a spectral function through the eigenvector
-    path (how the covariance-pooling papers differentiate SVD-based square roots).
+    path (how the covariance-pooling papers differentiate SVD-based square roots). Both come
+    from the one product P = (gF + gFᵀ) V: diag(Vᵀ gF V) = ½ diag(Vᵀ P).
     """
-    gsym = gF + gF.mT
-    gV = (gsym @ V) * fw[..., None, :]
-    gw = dfw * xp.sum(V * (gF @ V), axis=-2)
+    product = (gF + gF.mT) @ V
+    gV = product * fw[..., None, :]
+    gw = (dfw / 2) * xp.sum(V * product, axis=-2)
     return gw, gV
 
 

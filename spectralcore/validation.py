@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from array_api_compat import is_numpy_array
 
 from ._array import Array, device, dtype_eps, namespace, rounding_floor, scale_matrix
+from .products import TORCH_NAMESPACES
 
 
 class SpectralError(ValueError):
@@ -38,7 +40,7 @@ def check_matrix(
     """Check that ``A`` is a real, floating, square, finite, symmetric (..., n, n) array.
 
     The value checks (finiteness, symmetry) read the data, which synchronises with the
-    device; ``check_values=False`` skips them. Symmetry holds when
+    device (once when A passes); ``check_values=False`` skips them. Symmetry holds when
     max|A − Aᵀ| ≤ rtol · max|A|, with rtol = √ε of A's dtype unless given.
     """
     if A.ndim < 2:
@@ -54,12 +56,17 @@ def check_matrix(
     if A.shape[-1] == 0 or not check_values:
         return
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
-    scale = float(xp.max(xp.abs(work)))  # NaN or inf here iff A has a non-finite entry
+    rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
+    top = xp.max(xp.abs(work))  # NaN or inf iff A has a non-finite entry
+    # A − Aᵀ is antisymmetric, exactly (a − b = −(b − a) in floating point): its largest entry is max|A − Aᵀ|
+    skew = xp.max(work - work.mT)
+    if bool((top < math.inf) & (skew <= rtol * top)):  # the one host read when A passes (NaN fails both)
+        return
+    scale = float(top)
     if not math.isfinite(scale):
         bad = int(xp.sum(xp.astype(~xp.isfinite(A), xp.int32)))
         raise SpectralError(f"`{name}` must be finite, got {bad} non-finite entries (NaN or inf)")
-    rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
-    asym = float(xp.max(xp.abs(work - work.mT)))
+    asym = float(skew)
     if asym > rtol * scale:
         raise SpectralError(
             f"`{name}` must be symmetric: expected max|A - A^T| <= {rtol:.3g} * max|A| = "
@@ -104,22 +111,22 @@ def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
     cannot be told from zero, so a matrix singular to working precision is singular whatever
     sign rounding gave its lowest eigenvalue).
 
-    Both are per matrix. The fast test is a Cholesky factorisation of A + δI (psd) or of
-    A − n² ε max|A| I (pd; n² ε max|A| ≥ τ since max|λ| ≤ n max|A|), about n³/3 flops, a third
-    of a matrix product; where it fails, the eigenvalues decide, and the error names the lowest.
+    Both are per matrix. The fast test is a Cholesky factorisation of A + √ε d I (psd) or of
+    A − n² ε d I (pd), d = max(max_i a_ii, 0), about n³/3 flops, a third of a matrix product,
+    and one host read. d is read off the diagonal instead of the whole matrix: it equals max|A|
+    for a positive semidefinite A (|a_ij| ≤ √(a_ii a_jj)) and is at most max|A| otherwise, so a
+    factorisation that succeeds proves λmin ≥ −√ε d ≥ −δ (psd), or λmin > n² ε d ≥ n ε max|λ|
+    (pd: then max|λ| ≤ tr A ≤ n d); where it fails, the eigenvalues decide, and the error names
+    the lowest.
     """
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
     n, eps = work.shape[-1], dtype_eps(xp, work.dtype)
-    scale = xp.max(xp.abs(work), axis=(-2, -1))  # per matrix, never the batch's
-    delta = eps**0.5 * scale
-    shift = delta if domain == "psd" else -(n * n * eps) * scale
-    try:
-        eye = xp.eye(n, dtype=work.dtype, device=device(work))
-        ok = bool(xp.all(xp.isfinite(xp.linalg.cholesky(work + scale_matrix(shift) * eye))))
-    except Exception:  # noqa: BLE001 - NumPy, torch and CuPy raise where JAX returns NaN
-        ok = False
-    if ok:
+    top = xp.clip(xp.max(xp.linalg.diagonal(work), axis=-1), 0, None)  # per matrix, never the batch's
+    shift = (eps**0.5 if domain == "psd" else -(n * n * eps)) * top
+    eye = xp.eye(n, dtype=work.dtype, device=device(work))
+    if bool(xp.all(_factorises(xp, work + scale_matrix(shift) * eye))):
         return
+    delta = eps**0.5 * xp.max(xp.abs(work), axis=(-2, -1))
     w = xp.linalg.eigvalsh(work)
     lowest = xp.min(w, axis=-1)
     floors = -delta if domain == "psd" else rounding_floor(xp, w)
@@ -138,6 +145,19 @@ def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
         f"{lowest_bad:.3g} (largest {top:.3g}); "
         "pass check=False to skip this check (the result is then not a number or wrong where A is outside)"
     )
+
+
+def _factorises(xp: Any, M: Array) -> Array:
+    """Per matrix, shape (...): whether symmetric M has a Cholesky factor (every pivot > 0). On
+    torch ``linalg.cholesky_ex``'s status, which neither raises nor needs a pass over the factor;
+    elsewhere the factor's finiteness (NumPy and CuPy raise where JAX returns NaN: then every
+    matrix counts as not factorised, and the caller's eigenvalues decide)."""
+    if getattr(xp, "__name__", None) in TORCH_NAMESPACES:
+        return sys.modules["torch"].linalg.cholesky_ex(M).info == 0
+    try:
+        return xp.all(xp.isfinite(xp.linalg.cholesky(M)), axis=(-2, -1))
+    except Exception:  # noqa: BLE001 - NumPy, torch and CuPy raise where JAX returns NaN
+        return xp.zeros(M.shape[:-2], dtype=xp.bool, device=device(M))
 
 
 def as_eigendecomposition(eig: Any) -> tuple[Array, Array]:

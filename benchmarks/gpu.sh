@@ -54,8 +54,8 @@ wait $tests || failed=1
 wait $conformance || failed=1
 
 # timings, one at a time
-step "adapter overhead" 300 "$out/adapter_overhead.txt" \
-    "$py" benchmarks/adapter_overhead.py --device cuda || failed=1
+step "adapter overhead, kernels and products" 400 "$out/adapter_overhead.txt" \
+    bash -c "'$py' benchmarks/adapter_overhead.py --device cuda && '$py' benchmarks/kernels.py --device cuda" || failed=1
 step "scaling, torch" 900 "$out/scaling_torch.txt" \
     "$py" benchmarks/scaling.py --device cuda --framework torch --torch-compile --cuda-graph \
     --skip power-iteration --repeats 7 || failed=1

@@ -1,6 +1,6 @@
 """Kernels and matrix products per method against the floor: the same products timed alone.
 
-    python benchmarks/kernels.py [--batch 64] [--n 64] [--repeats 30] [--threads 2] [--json]
+    python benchmarks/kernels.py [--batch 64] [--n 64] [--repeats 30] [--threads 2] [--device cpu] [--json]
 
 torch eager, forward + backward, ``check=False`` unless the row says otherwise. For each
 configuration: the aten kernels one step runs (``count_ops``: a TorchDispatchMode; views and bare
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import spectralcore as sc
-from spectralcore.adapters.torch_timing import count_ops, eigh_autograd, products_alone, step
+from spectralcore.adapters.torch_timing import count_ops, eigh_autograd, on_device, products_alone, step
 
 CONFIGS: dict[str, tuple[Callable, bool]] = {  # name: (call, whether the floor includes one eigh)
     "sqrtm mpa + lyapunov": (lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", check=False), False),
@@ -40,29 +40,36 @@ CONFIGS: dict[str, tuple[Callable, bool]] = {  # name: (call, whether the floor 
 }
 
 
-def median_times(fns: tuple[Callable[[], object], ...], repeats: int) -> list[float]:
+def median_times(fns: tuple[Callable[[], object], ...], repeats: int, sync: Callable[[], None]) -> list[float]:
     """Median wall time of each of ``fns``, run in turn (so both see the same machine load)."""
     times: list[list[float]] = [[] for _ in fns]
     for i in range(repeats + 3):
         for fn, t in zip(fns, times):
+            sync()
             start = time.perf_counter()
             fn()
+            sync()
             if i >= 3:  # warm-up
                 t.append(time.perf_counter() - start)
     return [statistics.median(t) for t in times]
 
 
-def measure(batch: int, n: int, repeats: int) -> list[dict]:
-    rng = np.random.default_rng(0)
+def inputs(batch: int, n: int, device: str, seed: int) -> tuple[torch.Tensor, torch.Tensor, Callable[[], None]]:
+    """(A, the cotangent G, the device's synchronisation): A a sample covariance of 4n samples."""
+    rng = np.random.default_rng(seed)
     X = rng.standard_normal((batch, n, 4 * n)).astype(np.float32)
-    A = torch.asarray(X @ X.transpose(0, 2, 1) / (4 * n))
-    A = (A + A.mT) / 2
-    G = torch.asarray(rng.standard_normal(A.shape).astype(np.float32))
+    A, sync = on_device(X @ X.transpose(0, 2, 1) / (4 * n), device)
+    G, _ = on_device(rng.standard_normal(A.shape).astype(np.float32), device)
+    return (A + A.mT) / 2, G, sync
+
+
+def measure(batch: int, n: int, repeats: int, device: str) -> list[dict]:
+    A, G, sync = inputs(batch, n, device, 0)
     rows = []
     for name, (fn, eigh) in CONFIGS.items():
         run = step(fn, A, G)
         counts = count_ops(run)
-        t_step, t_floor = median_times((run, products_alone(A, counts.matmuls, eigh)), repeats)
+        t_step, t_floor = median_times((run, products_alone(A, counts.matmuls, eigh)), repeats, sync)
         rows.append(
             {
                 "configuration": name,
@@ -78,15 +85,12 @@ def measure(batch: int, n: int, repeats: int) -> list[dict]:
     return rows
 
 
-def default_over_baseline(batch: int, n: int, repeats: int) -> dict[str, float]:
+def default_over_baseline(batch: int, n: int, repeats: int, device: str) -> dict[str, float]:
     """Time of ``sc.sqrtm(A)`` (check=True, as users call it, and check=False) ÷ the square root
     through torch.linalg.eigh autograd, the three interleaved."""
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((batch, n, 4 * n)).astype(np.float32)
-    A = torch.asarray(X @ X.transpose(0, 2, 1) / (4 * n))
-    G = torch.asarray(rng.standard_normal(A.shape).astype(np.float32))
+    A, G, sync = inputs(batch, n, device, 1)
     fns = (step(sc.sqrtm, A, G), step(lambda X: sc.sqrtm(X, check=False), A, G), step(eigh_autograd, A, G))
-    checked, unchecked, baseline = median_times(fns, repeats)
+    checked, unchecked, baseline = median_times(fns, repeats, sync)
     return {"check=True": checked / baseline, "check=False": unchecked / baseline}
 
 
@@ -96,17 +100,18 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = measure(args.batch, args.n, args.repeats)
-    default = default_over_baseline(args.batch, args.n, 2 * args.repeats)
+    rows = measure(args.batch, args.n, args.repeats, args.device)
+    default = default_over_baseline(args.batch, args.n, 2 * args.repeats, args.device)
     if args.json:
         print(json.dumps({"rows": rows, "default_over_eigh_autograd": default}, indent=1))
         return
     print(
-        f"torch {torch.__version__} eager, CPU, {args.threads} threads, batch {args.batch} of {args.n}x{args.n} "
-        f"float32, forward + backward, median of {args.repeats}"
+        f"torch {torch.__version__} eager, {args.device}, {args.threads} CPU threads, "
+        f"batch {args.batch} of {args.n}x{args.n} float32, forward + backward, median of {args.repeats}"
     )
     header = ("kernels", 8), ("products", 9), ("k/p", 5), ("ms", 8), ("floor ms", 9), ("÷ floor", 8)
     print(f"{'configuration':24} " + " ".join(f"{h:>{w}}" for h, w in header) + "  floor")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import warnings
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from ._array import namespace
 from .method import EighResult, Method
-from .ops.base import Op, SecondOrderError, exactly_differentiable, second_order_error
+from .ops.base import Op, SecondOrderError, configured_methods, exactly_differentiable, second_order_error
 from .registry import REGISTRY
 from .spectral import (
     ScalarFunction,
@@ -40,6 +39,19 @@ def _cast(xp: Any, out: Any, dtype: Any) -> Any:
     return xp.astype(out, dtype)
 
 
+def _to(xp: Any, x: Any, dtype: Any) -> Any:
+    """``x`` in ``dtype``, converted only if it is in another (``xp.astype`` copies even then: a
+    full pass over the batch that a cotangent or tangent going into a method does not need)."""
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def _result(xp: Any, out: Any, dtype: Any, given: Any) -> Any:
+    """A derivative ``out`` in ``dtype``: a copy only where its dtype differs or it is the very
+    array ``given`` to the method (an identity-like rule), so the caller never gets its own
+    cotangent or tangent back as the result."""
+    return xp.astype(out, dtype) if out.dtype != dtype or any(out is g for g in given) else out
+
+
 def run_forward(op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
     """op.forward in the working dtype (float16/bfloat16 computed in float32), output in A's dtype;
     ``eig``, A's eigendecomposition given by the caller (``eig=``), goes to ops that reuse one."""
@@ -66,11 +78,13 @@ def run_backward(op: Op, xp: Any, A: Any, config: Any, residuals: Any, shapes: A
             check_cotangent(xp, A, g, shape, name=f"{op.name}[{i}]")
             for i, (g, shape) in enumerate(zip(cotangent, shapes))
         )
-        cotangent = tuple(None if g is None else xp.astype(g, work) for g in cotangent)
+        cotangent = tuple(None if g is None else _to(xp, g, work) for g in cotangent)
+        given = cotangent
     else:
         cotangent = check_cotangent(xp, A, cotangent, shapes, name=op.name)
-        cotangent = None if cotangent is None else xp.astype(cotangent, work)
-    return xp.astype(op.backward(xp, config, residuals, cotangent), A.dtype)
+        cotangent = None if cotangent is None else _to(xp, cotangent, work)
+        given = (cotangent,)
+    return _result(xp, op.backward(xp, config, residuals, cotangent), A.dtype, given)
 
 
 def run_jvp(op: Op, xp: Any, A: Any, config: Any, residuals: Any, tangent: Any) -> Any:
@@ -78,11 +92,11 @@ def run_jvp(op: Op, xp: Any, A: Any, config: Any, residuals: Any, tangent: Any) 
     the output tangent(s) in A's dtype."""
     work = working_dtype(xp, A.dtype)
     tangent = check_cotangent(xp, A, tangent, tuple(A.shape), name=f"d{op.name}", role="tangent")
-    tangent = xp.zeros_like(A, dtype=work) if tangent is None else xp.astype(tangent, work)
+    tangent = xp.zeros_like(A, dtype=work) if tangent is None else _to(xp, tangent, work)
     out = op.jvp(xp, config, residuals, tangent)
     if isinstance(out, tuple):
-        return tuple(xp.astype(t, A.dtype) for t in out)
-    return xp.astype(out, A.dtype)
+        return tuple(_result(xp, t, A.dtype, (tangent,)) for t in out)
+    return _result(xp, out, A.dtype, (tangent,))
 
 
 def run_daleckii_krein(xp: Any, fn: ScalarFunction, A: Any, w: Any, V: Any, X: Any, H: Any = None) -> Any:
@@ -152,10 +166,8 @@ def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op, eig: Any) -> tupl
     domain = op.domain(config)
     if values is not None and domain is not None:
         check_definite(xp, values, domain, what=_described(op, config))
-    for field in dataclasses.fields(config):
-        method = getattr(config, field.name)
-        if isinstance(method, Method):
-            method.check_size(A.shape[-1])
+    for method in configured_methods(config):
+        method.check_size(A.shape[-1])
     return values, eig
 
 

@@ -70,9 +70,21 @@ class Op(abc.ABC):
         """The shape(s) a cotangent must have: a tuple, or one tuple per output."""
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(config: Any) -> tuple[str, ...]:
+    """The field names of a configuration's dataclass, cached per class (``dataclasses.fields``
+    builds a tuple of Field objects on each call; an op call asks two or three times)."""
+    names = _FIELDS.get(type(config))
+    if names is None:
+        names = _FIELDS[type(config)] = tuple(f.name for f in dataclasses.fields(config))
+    return names
+
+
 def configured_methods(config: Any) -> list[Method]:
     """The methods of a configuration (an op's frozen dataclass), in field order."""
-    return [m for m in (getattr(config, f.name) for f in dataclasses.fields(config)) if isinstance(m, Method)]
+    return [m for m in (getattr(config, name) for name in _field_names(config)) if isinstance(m, Method)]
 
 
 def forward_mode_available(config: Any) -> bool:

@@ -37,9 +37,12 @@ def _methods(args: argparse.Namespace) -> int:
         print(markdown_table(infos))
         return 0
     show_source = has_third_party(infos)
+    console = Console()
+    show_products = bool(args.kind) or console.width >= 100  # else the options column has no room
+    legends = [CLAIMS_LEGEND, ACCURACY_LEGEND] + [PRODUCTS_LEGEND] * show_products
     table = Table(
         title="registered methods",
-        caption=f"{CLAIMS_LEGEND}; {ACCURACY_LEGEND}; {PRODUCTS_LEGEND} (--json adds references)",
+        caption="; ".join(legends) + " (--json adds references" + ("" if show_products else " and products") + ")",
     )
     table.add_column("name", no_wrap=True)
     if not args.kind:
@@ -47,13 +50,15 @@ def _methods(args: argparse.Namespace) -> int:
     table.add_column("options (defaults)")
     table.add_column("claims", no_wrap=True)
     table.add_column("accuracy")
-    table.add_column("products", justify="right")
+    if show_products:
+        table.add_column("products", justify="right", no_wrap=True)
     if show_source:
         table.add_column("source")
     for row in map(method_row, infos):
-        cells = [row.name] + ([] if args.kind else [row.kind]) + [row.options, row.claims, row.accuracy, row.products]
-        table.add_row(*cells + ([row.source] if show_source else []))
-    Console().print(table)
+        cells = [row.name] + ([] if args.kind else [row.kind]) + [row.options, row.claims, row.accuracy]
+        cells += [row.products] * show_products + [row.source] * show_source
+        table.add_row(*cells)
+    console.print(table)
     return 0
 
 

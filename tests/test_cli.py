@@ -148,3 +148,14 @@ def test_readme_methods_table_is_the_registry(tmp_path):
     if len(builtin) == len(sc.methods()):  # no third-party plugin installed: the command prints exactly this
         out = cli("methods", "--markdown", cwd=tmp_path)
         assert out.returncode == 0 and out.stdout == table
+
+
+def test_methods_state_their_matrix_products():
+    """`--json` and the table of one kind give each iterative method's products at its defaults
+    (tests/test_kernel_budget.py checks the numbers against torch's count)."""
+    data = {d["name"]: d for d in json.loads(cli("methods", "--kind", "sqrtm-backward", "--json").stdout)}
+    assert data["lyapunov"]["products"] == 47 and data["newton-schulz"]["products"] == 24
+    assert data["exact"]["products"] is None
+    table = cli("methods", "--kind", "sqrtm-forward").stdout
+    mpa = next(line for line in table.splitlines() if "│ mpa " in line)
+    assert mpa.rstrip(" │").endswith("8"), mpa

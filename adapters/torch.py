@@ -141,7 +141,7 @@ def _forward_ad_active() -> bool:
     return forward_ad is None or forward_ad._current_level >= 0
 
 
-def _bound_signatures(*functions: type) -> None:
+def _bound_signatures(*functions: Any) -> None:
     """Give each Function's ``forward`` its ``__signature__``: torch's ``Function.apply`` binds the
     arguments with ``inspect.signature(forward)`` on every call of a Function with a
     ``setup_context``, which then reads it instead of parsing the function again (~15 µs)."""

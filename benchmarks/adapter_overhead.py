@@ -3,13 +3,15 @@ written directly in plain torch / JAX, forward + backward, measured in the same 
 
     python benchmarks/adapter_overhead.py [--batch 64] [--n 64] [--repeats 30] [--device cuda]
 
-Prints medians and the ratio spectralcore / plain (targets, float32: ≤ 1.10 on CPU; JAX under
+Prints medians (timed interleaved: plain, ours, ours with check=False, plain, ...) and the ratio
+spectralcore / plain (targets, float32: ≤ 1.10 on CPU; JAX under
 jit within 1.2× on GPU). MPA runs with solve="lu", the plain version's solve; torch's eigh runs
 with solver="native" (torch.linalg.eigh, the plain version's solver: on CUDA the default would
 pick CuPy's, a different algorithm whose eigenvector signs differ, so the loss ⟨G, V⟩ differs);
 the JAX baselines are traced at spectralcore's matmul precision (jax_timing.at_our_precision).
 ``--jax-designs jvp vjp`` times the JAX adapter's custom_jvp design (the default) against its
-custom_vjp one in the same run.
+custom_vjp one in the same run; benchmarks/jax_designs.py compares them (and the transposed-JVP
+design before issue 23) with the compiled programs' sizes.
 """
 
 from __future__ import annotations
@@ -36,17 +38,21 @@ def sym(g):
     return (g + g.mT) / 2
 
 
-def median_time(fn, repeats: int, sync=lambda: None) -> float:
-    for _ in range(3):
-        fn()
+def median_times(fns: dict, repeats: int, sync=lambda: None) -> dict:
+    """Median seconds of each function, timed interleaved (A, B, C, A, B, C, ...) so that a noisy
+    machine slows every one of them alike."""
+    for fn in fns.values():
+        for _ in range(3):
+            fn()
     sync()
-    times = []
+    times: dict = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 # ---------------------------------------------------------------- plain torch baselines
@@ -158,10 +164,9 @@ def run_torch(A_np, G_np, repeats, device):
     for name, (ours, ours_nocheck, plain) in cases.items():
         reference = sym(step(plain))  # the gradient on symmetric matrices: autograd's plain NS is not symmetric
         agree = float((sym(step(ours)) - reference).abs().max() / reference.abs().max())
-        t_plain = median_time(lambda plain=plain: step(plain), repeats, sync)
-        t_ours = median_time(lambda ours=ours: step(ours), repeats, sync)
-        t_nocheck = median_time(lambda ours_nocheck=ours_nocheck: step(ours_nocheck), repeats, sync)
-        rows.append((f"torch {name}", t_ours, t_nocheck, t_plain, agree))
+        fns = {"plain": plain, "ours": ours, "nocheck": ours_nocheck}
+        t = median_times({key: (lambda f=f: step(f)) for key, f in fns.items()}, repeats, sync)
+        rows.append((f"torch {name}", t["ours"], t["nocheck"], t["plain"], agree))
     return rows
 
 
@@ -255,14 +260,16 @@ def run_jax(A_np, G_np, repeats, device, designs=("jvp",)):
     for name, (ours_loss, plain_loss) in cases.items():
         plain = jax.jit(jax_timing.at_our_precision(jax.grad(plain_loss)))
         reference = sym(plain(A))
-        t_plain = median_time(lambda plain=plain: plain(A).block_until_ready(), repeats)
+        fns, agree = {"plain": lambda plain=plain: plain(A).block_until_ready()}, {}
         for design in designs:
             with jax_design(design):
                 ours = jax.jit(jax.grad(ours_loss))
-                agree = float(jnp.max(jnp.abs(sym(ours(A)) - reference)) / jnp.max(jnp.abs(reference)))
-            t_ours = median_time(lambda ours=ours: ours(A).block_until_ready(), repeats)
+                agree[design] = float(jnp.max(jnp.abs(sym(ours(A)) - reference)) / jnp.max(jnp.abs(reference)))
+            fns[design] = lambda ours=ours: ours(A).block_until_ready()
+        t = median_times(fns, repeats)
+        for design in designs:
             label = "" if len(designs) == 1 else f" [{design}]"
-            rows.append((f"jax jit {name}{label}", t_ours, float("nan"), t_plain, agree))
+            rows.append((f"jax jit {name}{label}", t[design], float("nan"), t["plain"], agree[design]))
     return rows
 
 

@@ -15,7 +15,7 @@ equivariant under A → tA (:mod:`spectralcore.normalize`).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore._array import eye_like
@@ -132,13 +132,7 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
         ``factor`` (a per-matrix power of 1/c) instead of a pass over the cotangent."""
         if not saved.steps:  # K = 0: Y₀ = A/c, and Z₀ = I does not depend on A
             return xp.zeros_like(gZ) if gY is None else add_scaled(xp, gY * factor, gY.mT, factor) / 2
-        for k in reversed(range(len(saved.steps))):
-            Y, Z, T = saved.steps[k]
-            if k == 0:  # Z₀ = I: gT = Y₀ᵀ gY + gZ, gY₀ = gY T₀ᵀ − ½ gT, and Z₀ has no cotangent
-                gT = gZ if gY is None else (Y.mT @ gY if gZ is None else gemm(xp, Y.mT, gY, gZ))
-                # halved (the steps are linear): the ½ of sym(gY₀) = ½ (gY₀ + gY₀ᵀ) at no cost
-                gY, gZ = (-0.25 * gT if gY is None else gemm(xp, gY, T.mT, gT, 0.5, -0.25)), None
-                break
+        for Y, Z, T in reversed(saved.steps[1:]):
             if gZ is None:
                 gT = Y.mT @ gY
             elif gY is None:
@@ -149,7 +143,16 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
                 less_half(xp, Z.mT, gT, None if gY is None else gY @ T.mT),
                 less_half(xp, gT, Y.mT, None if gZ is None else T.mT @ gZ),
             )
-        return add_scaled(xp, gY * factor, gY.mT, factor)  # sym(gY₀)·factor from the halved gY₀
+        # the first step, Z₀ = I: gT = Y₀ᵀ gY + gZ, gY₀ = gY T₀ᵀ − ½ gT (Z₀ has no cotangent), halved
+        # (the steps are linear) for the ½ of sym(gY₀) = ½ (gY₀ + gY₀ᵀ) at no cost
+        Y, _, T = saved.steps[0]
+        half: Any
+        if gY is None:
+            half = -0.25 * cast(Any, gZ)  # Z_K's cotangent, given when Y_K's is not
+        else:
+            gT = Y.mT @ gY if gZ is None else gemm(xp, Y.mT, gY, gZ)
+            half = gemm(xp, gY, T.mT, gT, 0.5, -0.25)
+        return add_scaled(xp, half * factor, half.mT, factor)
 
     def _tangents(self, xp: Any, saved: NewtonSchulzSteps, dA: Any) -> tuple[Any, Any]:
         """(dY_K, dZ_K) for dY₀ = dA + dAᵀ, dZ₀ = 0, by forward mode through the steps:

@@ -249,15 +249,15 @@ class KernelBackward(EighBackward):
 
     def masked_kernel(self, xp: Any, w: Array) -> Array:
         """K̃ with its diagonal set to 0, whatever :meth:`kernel` holds there (0, inf, NaN)."""
-        kernel = self.kernel(xp, w)
-        return xp.where(off_diagonal(xp, w), kernel, xp.zeros_like(kernel))
+        return xp.where(off_diagonal(xp, w), self.kernel(xp, w), 0.0)
 
     def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
-        inner = xp.zeros_like(A)
-        if gV is not None:
-            inner = self.masked_kernel(xp, w) * (V.mT @ gV)
+        if gV is None:
+            return xp.zeros_like(A) if gw is None else sym(congruence(V, diag_embed(xp, gw)))
+        mask = off_diagonal(xp, w)
+        inner = xp.where(mask, self.kernel(xp, w), 0.0) * (V.mT @ gV)
         if gw is not None:
-            inner = inner + diag_embed(xp, gw)
+            inner = xp.where(mask, inner, gw[..., None, :])  # K̃ ∘ VᵀgV + diag(gw)
         return sym(congruence(V, inner))
 
     def jvp(self, xp: Any, A: Array, w: Array, V: Array, dA: Array) -> tuple[Array, Array]:

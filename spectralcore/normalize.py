@@ -57,7 +57,7 @@ SCALES: dict[str, type[Scale]] = {"frobenius": FrobeniusScale, "spectral": Spect
 def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Scale:
     """The :class:`Scale` of A by the rule ``how``."""
     norm = scale_matrix(frobenius_norm(xp, A))
-    divisor = xp.where(norm > 0, norm, xp.ones_like(norm))
+    divisor = xp.where(norm > 0, norm, 1.0)
     if how == "frobenius":
         return FrobeniusScale(norm, divisor**-1)
     B = A / divisor

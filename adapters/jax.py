@@ -114,16 +114,13 @@ def _custom_jvp() -> Any:
     @spectral.defjvp
     def rule(op: Op, config: Any, primals: Any, tangents: Any) -> Any:
         (A, eig), (dA, _) = primals, tangents  # eig's tangent is unused: the op's rule is with respect to A
-        once = eig is not None or not exactly_differentiable(config)
-        if once:
+        if eig is not None or not exactly_differentiable(config):
             A, eig = _differentiable_once(op, config)(A, eig)
         xp = array_namespace(A)
         rule_ = op.daleckii_krein(config) if eig is None else None
         with _numerics():
             out, residuals = run_forward(op, xp, A, config, eig)
-            if rule_ is None and once:  # differentiated once: reverse mode runs the method's own VJP
-                tangent = _linear(op, config, A, out, residuals, dA)
-            elif rule_ is None:  # JAX differentiates the JVP itself for second derivatives
+            if rule_ is None:
                 tangent = run_jvp(op, xp, A, config, residuals, dA)
             else:  # a primitive, so that second derivatives are the rule's own (exact at ties)
                 w, V = op.eigenpairs(xp, residuals)
@@ -135,121 +132,6 @@ def _custom_jvp() -> Any:
         return out, tangent
 
     return spectral
-
-
-def _linear(op: Op, config: Any, A: Any, out: Any, residuals: Any, dA: Any) -> Any:
-    """The configured method's JVP at ``residuals`` applied to dA, bound as a primitive whose
-    transpose is the method's VJP (:func:`_linear_primitive`), so ``jax.grad`` runs the same
-    program as ``sc.vjp`` instead of JAX's transpose of the JVP's operations. The JVP's products
-    with a residual on the right (C ↦ C M) transpose to products with a transposed factor
-    (G ↦ G Mᵀ), which XLA on CPU runs about 20% slower (benchmarks/jax_designs.py: mpa +
-    lyapunov 1.08× the custom_vjp design with the transposed JVP, 1.00× with this). Residuals that
-    are not arrays (none today) make the call fall back to the transposed JVP."""
-    import jax
-    import numpy as np
-    from array_api_compat import array_namespace
-
-    leaves, tree = jax.tree.flatten(residuals)
-    if not all(isinstance(leaf, (jax.Array, np.ndarray)) for leaf in leaves):
-        return run_jvp(op, array_namespace(A), A, config, residuals, dA)
-    eigh = isinstance(out, EighResult)
-    outputs = (out[0], out[1]) if eigh else (out,)
-    params = {
-        "op": op,
-        "config": config,
-        "tree": tree,
-        "eigh": eigh,
-        "out_avals": tuple((tuple(o.shape), o.dtype) for o in outputs),
-        "zeros": (),
-    }
-    first, _ = _linear_primitives()
-    tangent = first.bind(A, *leaves, dA, **params)
-    return tuple(tangent) if eigh else tangent[0]
-
-
-@functools.cache
-def _linear_primitives() -> tuple[Any, Any]:
-    """Two primitives over (A, *residual leaves, *linear): ``jvp`` (dA ↦ the outputs' tangents, by
-    :func:`run_jvp`) and ``vjp`` (the outputs' nonzero cotangents ↦ gA, by :func:`run_backward`;
-    ``zeros`` names the outputs whose cotangent is a symbolic zero, passed as None as the
-    custom_vjp design does), each the other's transpose. They are bound only for configurations
-    that may be differentiated once (approximate methods, or ``eig=``): a derivative with
-    respect to A or the residuals raises. Batching runs the implementation under ``jax.vmap``;
-    jit lowers it."""
-    import jax
-    from array_api_compat import array_namespace
-    from jax.extend.core import Primitive
-    from jax.interpreters import ad, mlir
-
-    jvp_p, vjp_p = Primitive("spectralcore_linear_jvp"), Primitive("spectralcore_linear_vjp")
-    jvp_p.multiple_results = vjp_p.multiple_results = True
-
-    def split(args: Any, tree: Any) -> tuple[Any, Any, Any]:
-        count = 1 + tree.num_leaves
-        return args[0], args[1:count], args[count:]
-
-    def run(direction: str, *args: Any, op: Op, config: Any, tree: Any, eigh: bool, out_avals: Any, zeros: Any) -> Any:
-        A, leaves, linear = split(args, tree)
-        residuals, xp = jax.tree.unflatten(tree, leaves), array_namespace(A)
-        with _numerics():
-            if direction == "jvp":
-                tangent = run_jvp(op, xp, A, config, residuals, linear[0])
-                return list(tangent) if eigh else [tangent]
-            given = iter(linear)
-            cot = tuple(None if i in zeros else next(given) for i in range(len(out_avals)))
-            shapes = tuple(shape for shape, _ in out_avals)
-            return [run_backward(op, xp, A, config, residuals, shapes if eigh else shapes[0], cot if eigh else cot[0])]
-
-    def abstract(direction: str, *args: Any, out_avals: Any, **_: Any) -> Any:
-        if direction == "jvp":
-            return [jax.core.ShapedArray(shape, dtype) for shape, dtype in out_avals]
-        return [jax.core.ShapedArray(args[0].shape, args[0].dtype)]
-
-    def differentiate(primitive: Any) -> Any:
-        def rule(primals: Any, tangents: Any, **params: Any) -> Any:
-            _, fixed, linear = split(tangents, params["tree"])
-            if any(type(t) is not ad.Zero for t in (tangents[0], *fixed)):
-                raise second_order_error(params["op"], params["config"])
-            out = primitive.bind(*primals, **params)
-            if all(type(t) is ad.Zero for t in linear):
-                return out, [ad.Zero.from_primal_value(o) for o in out]
-            linear = [ad.instantiate_zeros(t) for t in linear]
-            return out, primitive.bind(*primals[: len(primals) - len(linear)], *linear, **params)
-
-        return rule
-
-    def jvp_transpose(cts: Any, *args: Any, **params: Any) -> Any:
-        _, fixed, linear = split(args, params["tree"])
-        zeros = tuple(i for i, ct in enumerate(cts) if type(ct) is ad.Zero)
-        given = [ct for ct in cts if type(ct) is not ad.Zero]
-        gA = None if not given else vjp_p.bind(*args[: 1 + len(fixed)], *given, **{**params, "zeros": zeros})[0]
-        return [None] * (1 + len(fixed)) + [gA]
-
-    def vjp_transpose(cts: Any, *args: Any, **params: Any) -> Any:
-        _, fixed, linear = split(args, params["tree"])
-        (ct,) = cts
-        if type(ct) is ad.Zero:
-            return [None] * len(args)
-        tangents = jvp_p.bind(*args[: 1 + len(fixed)], ct, **{**params, "zeros": ()})
-        kept = [t for i, t in enumerate(tangents) if i not in params["zeros"]]
-        return [None] * (1 + len(fixed)) + kept
-
-    def batched(primitive: Any) -> Any:
-        def rule(args: Any, dims: Any, **params: Any) -> Any:
-            out = jax.vmap(lambda *a: primitive.impl(*a, **params), in_axes=tuple(dims))(*args)
-            return out, [0] * len(out)
-
-        return rule
-
-    for direction, primitive, transpose in (("jvp", jvp_p, jvp_transpose), ("vjp", vjp_p, vjp_transpose)):
-        implementation = functools.partial(run, direction)
-        primitive.def_impl(implementation)
-        primitive.def_abstract_eval(functools.partial(abstract, direction))
-        mlir.register_lowering(primitive, mlir.lower_fun(implementation, multiple_results=True))
-        ad.primitive_jvps[primitive] = differentiate(primitive)
-        ad.primitive_transposes[primitive] = transpose
-        jax.interpreters.batching.primitive_batchers[primitive] = batched(primitive)
-    return jvp_p, vjp_p
 
 
 def _forward_derivative(df: Any) -> Any:

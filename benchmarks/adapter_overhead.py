@@ -10,8 +10,7 @@ with solver="native" (torch.linalg.eigh, the plain version's solver: on CUDA the
 pick CuPy's, a different algorithm whose eigenvector signs differ, so the loss ⟨G, V⟩ differs);
 the JAX baselines are traced at spectralcore's matmul precision (jax_timing.at_our_precision).
 ``--jax-designs jvp vjp`` times the JAX adapter's custom_jvp design (the default) against its
-custom_vjp one in the same run; benchmarks/jax_designs.py compares them (and the transposed-JVP
-design before issue 23) with the compiled programs' sizes.
+custom_vjp one in the same run.
 """
 
 from __future__ import annotations

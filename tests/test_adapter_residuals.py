@@ -5,8 +5,6 @@ JVP, under jit, vmap and their compositions."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
@@ -87,29 +85,3 @@ def check_reverse_mode(jax, kw):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     with pytest.raises(sc.SecondOrderError):
         jax.hessian(lambda X: loss(X, G))(A)
-
-
-def test_jax_grad_compiles_to_the_custom_vjp_program():
-    """No product with a transposed factor beyond the custom_vjp design's (the transposed JVP of
-    mpa + lyapunov had 32 of its 59)."""
-    jax = pytest.importorskip("jax")
-    import jax.numpy as jnp
-
-    from spectralcore.adapters import jax as adapter
-
-    A = jnp.asarray(spd(2, 6), dtype=jnp.float32)
-    G = jnp.ones_like(A)
-
-    def transposed_dots() -> tuple[int, int]:
-        grad = jax.jit(jax.grad(lambda X: jnp.sum(sc.sqrtm(X, **LYA) * G)))
-        dots = re.findall(r" dot\([^\n]*", grad.lower(A).compile().as_text())
-        return len(dots), sum("lhs_contracting_dims={1}" in d or "rhs_contracting_dims={2}" in d for d in dots)
-
-    ours = transposed_dots()
-    chosen = adapter.forward_mode_available
-    adapter.forward_mode_available = lambda config: False  # the custom_vjp design
-    try:
-        reference = transposed_dots()
-    finally:
-        adapter.forward_mode_available = chosen
-    assert ours == reference

@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from typing import Any, cast
 
 from spectralcore._array import register_namespace
-from spectralcore.dispatch import run_backward, run_daleckii_krein, run_forward, run_jvp
+from spectralcore.dispatch import DomainCheck, run_backward, run_daleckii_krein, run_forward, run_jvp
 from spectralcore.hooks import hookimpl
 from spectralcore.method import EighResult
 from spectralcore.ops.base import Op, exactly_differentiable, second_order_error, third_order_error
@@ -65,8 +65,10 @@ class _Call:
     ``stash`` and saved as intermediates instead (each extra output costs autograd's output
     bookkeeping: about 10–20 µs, times 16 for newton-schulz's saved iterates)."""
 
-    def __init__(self, op: Op, config: Any, xp: Any, eig: int, residual_outputs: bool = True) -> None:
-        self.op, self.config, self.xp, self.eig = op, config, xp, eig
+    def __init__(
+        self, op: Op, config: Any, xp: Any, eig: int, residual_outputs: bool = True, check: DomainCheck | None = None
+    ) -> None:
+        self.op, self.config, self.xp, self.eig, self.check = op, config, xp, eig, check
         rule = op.daleckii_krein(config) if eig == 0 else None  # a given eig: no second derivative
         self.rule = None if rule is None else with_second_derivative(rule, _forward_derivative)
         self.exact = exactly_differentiable(config)
@@ -298,7 +300,7 @@ def _define_functions() -> tuple[type, type]:
         def forward(A: Any, call: _Call, w: Any, V: Any) -> Any:  # w, V: a given eig, or None
             eig = () if w is None else (w, V)
             with _without_autocast(A):  # not A.detach(): compiled torch.func.grad then returns zeros (torch 2.13)
-                out, residuals = run_forward(call.op, call.xp, A, call.config, eig or None)
+                out, residuals = run_forward(call.op, call.xp, A, call.config, eig or None, call.check)
             outputs = _outputs(out)
             leaves = [A, *eig, *outputs]
             call.spec = _flatten(residuals, {id(t): i for i, t in enumerate(leaves)}, leaves)
@@ -392,14 +394,19 @@ def _define_cupy_eigh() -> Any:
 
 
 class TorchAdapter:
-    """Runs ops through the autograd.Functions of :func:`_function_classes`."""
+    """Runs ops through the autograd.Functions of :func:`_function_classes`; the forward runs
+    on A's values, so A's domain is checked there (``check``, see :func:`spectralcore.dispatch.apply`)."""
 
-    def apply(self, op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None) -> Any:
+    checks_in_forward = True
+
+    def apply(
+        self, op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None, check: DomainCheck | None = None
+    ) -> Any:
         import torch
 
         plain, with_jvp = _function_classes()
         compiling, transformed = torch.compiler.is_compiling(), torch._C._functorch.maybe_current_level() is not None
-        call = _Call(op, config, xp, 0 if eig is None else 2, residual_outputs=compiling or transformed)
+        call = _Call(op, config, xp, 0 if eig is None else 2, compiling or transformed, check)
         # Dynamo cannot trace a Function with a jvp; inside a torch.func transform it would
         # differentiate the forward's own operations instead, so there it gets the jvp (and a break)
         traced = compiling and not transformed

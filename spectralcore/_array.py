@@ -95,6 +95,12 @@ def frobenius_norm(xp: Any, a: Array) -> Array:
     return xp.linalg.matrix_norm(a, ord="fro")
 
 
+def largest_magnitude(xp: Any, x: Array, axis: Any = None) -> Array:
+    """max|x| over ``axis`` as max(max x, −min x): two reductions, without the full pass that
+    writes |x|; NaN wherever x has one (``maximum`` propagates it), inf wherever x has ±inf."""
+    return xp.maximum(xp.max(x, axis=axis), -xp.min(x, axis=axis))
+
+
 def dtype_eps(xp: Any, dtype: Any) -> float:
     """Machine epsilon of a real floating dtype."""
     return float(xp.finfo(dtype).eps)

@@ -29,6 +29,7 @@ from .validation import (
     check_definite,
     check_eigendecomposition,
     check_matrix,
+    check_spectrum,
     working_dtype,
 )
 
@@ -52,14 +53,22 @@ def _result(xp: Any, out: Any, dtype: Any, given: Any) -> Any:
     return xp.astype(out, dtype) if out.dtype != dtype or any(out is g for g in given) else out
 
 
-def run_forward(op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
+DomainCheck = Callable[[Any, Any, Any], None]  # (xp, A, A's eigenvalues) -> None, or SpectralError
+
+
+def run_forward(
+    op: Op, xp: Any, A: Any, config: Any, eig: tuple[Any, Any] | None = None, check: DomainCheck | None = None
+) -> tuple[Any, Any]:
     """op.forward in the working dtype (float16/bfloat16 computed in float32), output in A's dtype;
-    ``eig``, A's eigendecomposition given by the caller (``eig=``), goes to ops that reuse one."""
+    ``eig``, A's eigendecomposition given by the caller (``eig=``), goes to ops that reuse one;
+    ``check``, A's domain check, runs on the eigenvalues the forward kept (``Op.keeps_eigenvalues``)."""
     dtype, work = A.dtype, working_dtype(xp, A.dtype)
     if work != dtype:
         A = xp.astype(A, work)
         eig = None if eig is None else (xp.astype(eig[0], work), xp.astype(eig[1], work))
     out, residuals = op.forward(xp, A, config) if eig is None else op.forward_from(xp, A, config, eig)
+    if check is not None:
+        check(xp, A, op.eigenpairs(xp, residuals)[0])
     return (out if work == dtype else _cast(xp, out, dtype)), residuals
 
 
@@ -127,11 +136,16 @@ def apply(op: Op, A: Any, config: Any, eig: Any = None) -> Any:
     its computations run in (JAX: the matmul precision), which ``vjp`` enters too. ``eig``
     (None, or A's eigendecomposition (w, V) for an op that reuses one) enters the op's forward as
     an input through which no derivative flows: the op's own rule differentiates with respect to A.
+
+    An adapter whose forward runs on A's values (not traced) may declare ``checks_in_forward =
+    True`` and take ``check=``: A's domain check, which its :func:`run_forward` then runs on the
+    eigenvalues of an exact eigendecomposition forward instead of a Cholesky factorisation of A
+    before it (:func:`_check`).
     """
     xp = namespace(A)
     adapter = _adapter(A)
-    values, eig = _check(xp, A, adapter, config, op, eig)
-    out = adapter.apply(op, xp, A, config, eig)
+    values, eig, check = _check(xp, A, adapter, config, op, eig)
+    out = adapter.apply(op, xp, A, config, eig) if check is None else adapter.apply(op, xp, A, config, eig, check=check)
     _check_result(xp, op, config, adapter, values, out, stacklevel=4)  # the user's call to sc.sqrtm(...)
     return out
 
@@ -149,10 +163,14 @@ def _described(op: Op, config: Any) -> str:
     return f"{op.name} (forward '{forward.name}')" if isinstance(forward, Method) else op.name
 
 
-def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op, eig: Any) -> tuple[Any, tuple[Any, Any] | None]:
+def _check(
+    xp: Any, A: Any, adapter: Any, config: Any, op: Op, eig: Any
+) -> tuple[Any, tuple[Any, Any] | None, DomainCheck | None]:
     """A's shape and dtype (always), its values (``check=True``, not while traced), ``eig`` against
     A, and each configured method's options against the matrix size. Returns A's readable values
-    (None when they were not checked) and ``eig`` as a pair (w, V) or None."""
+    (None when they were not checked), ``eig`` as a pair (w, V) or None, and the domain check left
+    to the forward (None when done here or not needed): an exact eigendecomposition forward,
+    through an adapter that ``checks_in_forward``, checks A's domain on its own eigenvalues."""
     if not isinstance(config.check, bool):
         raise SpectralError(f"`check` must be True or False, got {config.check!r}")
     values = adapter.inspectable(A) if config.check else None
@@ -163,12 +181,21 @@ def _check(xp: Any, A: Any, adapter: Any, config: Any, op: Op, eig: Any) -> tupl
         readable = None if values is None else (adapter.inspectable(w), adapter.inspectable(V))
         if readable is not None and all(x is not None for x in readable):
             check_decomposes(xp, values, *readable)
-    domain = op.domain(config)
+    domain, check = op.domain(config), None
     if values is not None and domain is not None:
-        check_definite(xp, values, domain, what=_described(op, config))
+        what = _described(op, config)
+        if eig is None and getattr(adapter, "checks_in_forward", False) and op.keeps_eigenvalues(config):
+            check = functools.partial(_check_spectrum, adapter.inspectable, domain=domain, what=what)
+        else:
+            check_definite(xp, values, domain, what=what)
     for method in configured_methods(config):
         method.check_size(A.shape[-1])
-    return values, eig
+    return values, eig, check
+
+
+def _check_spectrum(inspectable: Callable[[Any], Any], xp: Any, A: Any, w: Any, domain: str, what: str) -> None:
+    """check_spectrum on the values of A and of its eigenvalues w (read, detached from autodiff)."""
+    check_spectrum(xp, inspectable(A), inspectable(w), domain, what=what)
 
 
 _WARNED: set[str] = set()  # "sqrtm (forward 'mpa')": warned once per process, then not checked again
@@ -245,10 +272,10 @@ def _explicit(name: str, fn: PublicOp[..., Any], A: Any, args: Any, kwargs: Any)
     config = fn.configure(A, *args, **kwargs)
     xp = namespace(A)
     adapter = _adapter(A)
-    values, eig = _check(xp, A, adapter, config, op, kwargs.get("eig"))
+    values, eig, check = _check(xp, A, adapter, config, op, kwargs.get("eig"))
     numerics = getattr(adapter, "numerics", contextlib.nullcontext)
     with numerics():
-        out, residuals = run_forward(op, xp, A, config, eig)
+        out, residuals = run_forward(op, xp, A, config, eig, check)
     _check_result(xp, op, config, adapter, values, out, stacklevel=4)  # the user's call to sc.vjp(...)
     return op, config, xp, numerics, out, residuals
 

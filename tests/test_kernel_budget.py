@@ -119,3 +119,19 @@ def test_eigh_exact_within_its_kernel_budget():
     kernels, products = kernels_and_products("eigh", backward="exact", solver="native")
     assert products == 3, f"eigh exact: {products} matrix products, stated 3"
     assert kernels <= 24, f"eigh exact: {kernels} kernels, budget 24"
+
+
+@pytest.mark.parametrize("op", ["sqrtm", "invsqrtm", "logm"])
+def test_the_default_checks_cost_two_host_reads_and_no_factorisation(op):
+    """check=True on the default (exact eigh) forward: finiteness and symmetry before it, the
+    domain on its own eigenvalues after it; no Cholesky factorisation (budget: today's 20-21 kernels)."""
+    A = torch.linalg.qr(torch.randn(2, 8, 8, dtype=torch.float64))[0]
+    A = (A * torch.linspace(0.5, 2, 8, dtype=torch.float64)) @ A.mT
+    checked, unchecked = (
+        count_ops(step(lambda X: getattr(sc, op)(X, check=c), A, torch.ones_like(A))) for c in (True, False)
+    )
+    assert not any("cholesky" in name for name in checked.ops), dict(checked.ops)
+    assert checked.host_syncs == 2, f"{op}: {checked.host_syncs} host reads"
+    assert checked.launches - unchecked.launches <= 21, (
+        f"{op}: the checks cost {checked.launches - unchecked.launches} kernels"
+    )

@@ -270,6 +270,61 @@ def test_definiteness_on_other_backends(rng, backend):
         sc.invsqrtm(x)
 
 
+DOMAIN_CASES = {  # name: (op, spectrum of A in float64, inside the domain)
+    "sqrtm indefinite": (sc.sqrtm, [2.0, 1.0, -1e-3], False),
+    "sqrtm rounding below 0": (sc.sqrtm, [2.0, 1.0, -1e-12], True),
+    "sqrtm singular": (sc.sqrtm, [2.0, 1.0, 0.0], True),
+    "invsqrtm singular": (sc.invsqrtm, [2.0, 1.0, 0.0], False),
+    "invsqrtm definite": (sc.invsqrtm, [2.0, 1.0, 1e-8], True),
+    "logm indefinite": (sc.logm, [2.0, -1.0, 0.5], False),
+    "matrix_power(0.5) indefinite": (lambda A, **kw: sc.matrix_power(A, 0.5, **kw), [2.0, -1.0, 0.5], False),
+    "matrix_power(-0.5) definite": (lambda A, **kw: sc.matrix_power(A, -0.5, **kw), [2.0, 1e-8, 0.5], True),
+}
+
+
+def _accepted(fn, A) -> bool:
+    try:
+        fn(A)
+    except sc.SpectralError as error:
+        assert "needs a positive" in str(error)
+        return False
+    return True
+
+
+@pytest.mark.parametrize("case", DOMAIN_CASES)
+def test_torch_checks_the_domain_on_the_forwards_own_eigenvalues(rng, case):
+    """Through the torch adapter an exact eigendecomposition forward checks A's domain on the
+    eigenvalues it computed (no Cholesky factorisation runs), with NumPy's verdict (the
+    factorisation, then the eigenvalues) on every case: the public call, torch.func.grad, and
+    sc.vjp; a batch is judged per matrix; an approximate forward still factorises first."""
+    torch = pytest.importorskip("torch")
+    from spectralcore.adapters.torch_timing import count_ops
+
+    fn, spectrum, inside = DOMAIN_CASES[case]
+    A = with_spectrum(rng, spectrum)
+    assert _accepted(fn, A) is inside  # NumPy: the Cholesky path
+    x = torch.asarray(A).requires_grad_()
+    counted = count_ops(lambda: _accepted(fn, x))
+    assert not any("cholesky" in op for op in counted.ops), dict(counted.ops)
+    assert _accepted(fn, x) is inside
+    assert _accepted(lambda X: torch.func.grad(lambda Y: fn(Y).sum())(X), x) is inside
+    assert _accepted(lambda X: sc.vjp(fn, X)[0] if fn in (sc.sqrtm, sc.invsqrtm, sc.logm) else fn(X), x) is inside
+    big = torch.asarray(with_spectrum(rng, [1.0, 0.5, 0.25]))
+    assert _accepted(fn, torch.stack([big, 1e-8 * x.detach()])) is inside  # its own scale, not the batch's
+    if fn in (sc.sqrtm, sc.invsqrtm):
+        approximate = count_ops(lambda: _accepted(lambda X: fn(X, forward="newton-schulz"), x))
+        assert any("cholesky" in op for op in approximate.ops)
+
+
+def test_eigenvalue_check_of_a_half_precision_matrix_runs_in_float32(rng):
+    """float16 is computed in float32: its domain check too (the float32 floors, float32 eigenvalues)."""
+    torch = pytest.importorskip("torch")
+    A = torch.asarray(with_spectrum(rng, [2.0, 1.0, -1e-2])).to(torch.float16)
+    with pytest.raises(sc.SpectralError, match=r"needs a positive semidefinite `A`: .*, got -0\.0099\d \(largest 2\)"):
+        sc.sqrtm(A)  # -0.01 rounded to float16; in float16 eps, -0.01 would be inside -sqrt(eps) max|A|
+    assert sc.sqrtm(torch.asarray(with_spectrum(rng, [2.0, 1.0, 0.5])).to(torch.float16)).dtype == torch.float16
+
+
 # ------------------------------------------------------------------ the residual warning (check=True)
 @pytest.fixture
 def fresh_warnings(monkeypatch):

@@ -30,6 +30,12 @@ class Op(abc.ABC):
         None (any symmetric matrix); checked on the values under ``check=True``."""
         return None
 
+    def keeps_eigenvalues(self, config: Any) -> bool:
+        """Whether this configuration's forward computes A's exact eigendecomposition, which
+        :meth:`eigenpairs` reads from the residuals: A's domain may then be checked on its
+        eigenvalues after the forward (:func:`spectralcore.validation.check_spectrum`)."""
+        return False
+
     def residual(self, xp: Any, A: Any, out: Any, config: Any) -> float | None:
         """How far a result computed by an approximate method is from exact (``residual_formula``,
         relative), checked under ``check=True``; None when there is nothing to check."""
@@ -44,7 +50,8 @@ class Op(abc.ABC):
         return None
 
     def eigenpairs(self, xp: Any, residuals: Any) -> tuple[Any, Any]:
-        """(w, V) of A from the residuals of a configuration :meth:`daleckii_krein` names."""
+        """(w, V) of A from the residuals of a configuration :meth:`daleckii_krein` names or
+        :meth:`keeps_eigenvalues` accepts."""
         raise SpectralError(f"{self.name} keeps no eigendecomposition")
 
     @abc.abstractmethod

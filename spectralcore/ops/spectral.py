@@ -127,6 +127,9 @@ class SpectralFunctionOp(Op):
         """f, f′, f″ when the backward is the exact Daleckii–Krein rule (not an eigh backward)."""
         return Elementwise(config.f, config.df, config.d2f) if config.backward is None else None
 
+    def keeps_eigenvalues(self, config: SpectralConfig) -> bool:
+        return config.forward.is_exact()
+
     def eigenpairs(self, xp: Any, residuals: Any) -> tuple[Any, Any]:
         return residuals[1], residuals[2]
 

@@ -94,6 +94,9 @@ class SqrtmOp(Op):
 
     power = 0.5
 
+    def keeps_eigenvalues(self, config: SqrtmConfig) -> bool:
+        return config.forward.is_exact()
+
     def daleckii_krein(self, config: SqrtmConfig) -> Power | None:
         """A^{±1/2} when an exact forward is followed by the eigenbasis (Daleckii–Krein) backward."""
         exact = config.backward.daleckii_krein and config.forward.is_exact()

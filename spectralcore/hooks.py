@@ -56,9 +56,13 @@ def spectralcore_sqrtm_backward() -> list[type]:
 def spectralcore_array_adapter(array: Any) -> Any:
     """Return an adapter if this plugin claims ``array``'s type, else None.
 
-    An adapter has ``apply(op, xp, A, config)`` returning the op's output, made
-    differentiable in the array's framework. The first plugin that claims the array wins;
-    the generic Array-API adapter is tried last.
+    An adapter has ``apply(op, xp, A, config, eig)`` returning the op's output, made
+    differentiable in the array's framework, and ``inspectable(A)``: A's values, readable, or
+    None while A is traced. It may have ``numerics()`` (the context its computations run in)
+    and ``checks_in_forward = True``, with which ``apply`` also takes ``check=``, the domain
+    check its :func:`~spectralcore.dispatch.run_forward` runs on the forward's eigenvalues
+    (:func:`~spectralcore.dispatch.apply`). The first plugin that claims the array wins; the
+    generic Array-API adapter is tried last.
     """
 
 

@@ -59,7 +59,7 @@ class MPA(SqrtmForward):
         p, q = pade_floats((1, 2), self.m, self.n)
         scale = normalizer(xp, A, self.normalize)
         eye = eye_like(xp, A)
-        powers = [eye, add_scaled(xp, eye, A, scale.inverse, -1.0)]  # Z = I − A/c
+        powers = [eye, add_scaled(xp, eye, A, scale.power(-1.0), -1.0)]  # Z = I − A/c
         while len(powers) < max(len(p), len(q)):
             powers.append(powers[-1] @ powers[1])
         P, Q = combinations(xp, (p, q), powers)
@@ -93,11 +93,11 @@ class MPA(SqrtmForward):
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
         ratio, scale = self._ratio(xp, A, inverse=False)
-        return ratio * xp.sqrt(scale.c), scale
+        return ratio * scale.power(0.5), scale
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
         ratio, scale = self._ratio(xp, A, inverse=True)
-        return ratio / xp.sqrt(scale.c), scale
+        return ratio / scale.power(0.5), scale
 
 
 @hookimpl

@@ -45,16 +45,16 @@ class MTP(SqrtmForward):
 
     def _series(self, xp: Any, A: Any, alpha: tuple[int, int]) -> tuple[Any, Scale]:
         scale = normalizer(xp, A, self.normalize)
-        Z = add_scaled(xp, eye_like(xp, A), A, scale.inverse, -1.0)  # I − A/c
+        Z = add_scaled(xp, eye_like(xp, A), A, scale.power(-1.0), -1.0)  # I − A/c
         return evaluate(xp, Z, binomial_floats(alpha, self.degree)), scale
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
         P, scale = self._series(xp, A, (1, 2))
-        return P * xp.sqrt(scale.c), scale
+        return P * scale.power(0.5), scale
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
         P, scale = self._series(xp, A, (-1, 2))
-        return P / xp.sqrt(scale.c), scale
+        return P / scale.power(0.5), scale
 
 
 @hookimpl

@@ -55,11 +55,11 @@ class NewtonSchulzOptions:
         step computes only the one asked for."""
         scale = normalizer(xp, A, self.normalize)
         eye = eye_like(xp, A)
-        Y, Z = A * scale.inverse, eye
+        Y, Z = A * scale.power(-1.0), eye
         steps = []
         for k in range(self.iterations):
             # (3I − Z Y)/2, with Z₀ = I: (3I − A/c)/2
-            T = add_scaled(xp, 1.5 * eye, A, scale.inverse, -0.5) if k == 0 else gemm_eye(xp, Z, Y, 1.5, -0.5, eye)
+            T = add_scaled(xp, 1.5 * eye, A, scale.power(-1.0), -0.5) if k == 0 else gemm_eye(xp, Z, Y, 1.5, -0.5, eye)
             steps.append((Y, Z, T))
             last = k + 1 == self.iterations
             Y = Y if last and inverse else Y @ T
@@ -79,11 +79,11 @@ class NewtonSchulz(NewtonSchulzOptions, SqrtmForward):
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
         Y, saved = self.run(xp, A, inverse=False)
-        return Y * xp.sqrt(saved.scale.c), saved
+        return Y * saved.scale.power(0.5), saved
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, NewtonSchulzSteps]:
         Z, saved = self.run(xp, A, inverse=True)
-        return Z / xp.sqrt(saved.scale.c), saved
+        return Z / saved.scale.power(0.5), saved
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,19 +167,19 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
     # dY₀ = dA/c and Y_K ↦ √c Y_K, Z_K ↦ Z_K/√c: the root's factor is c^{-1/2}, the inverse's c^{-3/2}
     def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._tangents(xp, saved, dA)[0] * (xp.sqrt(saved.scale.inverse) / 2)
+        return self._tangents(xp, saved, dA)[0] * (saved.scale.power(-0.5) / 2)
 
     def jvp_inverse(self, xp: Any, A: Any, W: Any, dA: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._tangents(xp, saved, dA)[1] * (saved.scale.inverse**1.5 / 2)
+        return self._tangents(xp, saved, dA)[1] * (saved.scale.power(-1.5) / 2)
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._backprop(xp, saved, gS, None, xp.sqrt(saved.scale.inverse))
+        return self._backprop(xp, saved, gS, None, saved.scale.power(-0.5))
 
     def vjp_inverse(self, xp: Any, A: Any, W: Any, gW: Any, saved: Any) -> Any:
         saved = self._steps(xp, A, saved)
-        return self._backprop(xp, saved, None, gW, saved.scale.inverse**1.5)
+        return self._backprop(xp, saved, None, gW, saved.scale.power(-1.5))
 
 
 def less_half(xp: Any, A: Any, B: Any, C: Any | None) -> Any:

@@ -17,6 +17,10 @@ normalised B, so the iterative methods (``mpa``, ``mtp``, ``newton-schulz``, ``l
 which see A only as A/c and scale back by √c, have no threshold in the units of A:
 f(tA) = t^p f(A) and gA(tA) = t^{p − 1} gA(A), p = ±1/2, to rounding.
 
+The methods use c only through a few of its powers (√c scales the root back, 1/c normalises,
+c^{−1/2} and c^{−3/2} scale the backward), so a :class:`Scale` holds those, all made in one pass
+over the (..., 1, 1) scalars (:func:`powers`) instead of one small kernel per quotient and root.
+
 A :class:`Scale` remembers its rule by its class, so a backward that follows a forward of the
 same normalisation can take the square root's scale from it: c(A^{1/2}) = c(A)^{1/2} holds for
 both rules up to the forward's own error, and c(A)^{1/2} ≥ ‖A^{1/2}‖₂ exactly
@@ -28,19 +32,25 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ._array import Array, frobenius_norm, scale_matrix
+from .products import monomials
 
 NORMALIZATIONS = ("frobenius", "spectral")
 DEFAULT = "spectral"
 SQUARINGS = 4
+POWERS = (0.5, -0.5, -1.0, -1.5)  # the powers of c a :class:`Scale` holds
 
 
 class Scale(NamedTuple):
-    """c ≥ ‖A‖₂ of each matrix and 1/c, as (..., 1, 1). The zero matrix has c = 0, so scaling
-    back by √c gives sqrtm(0) = 0 exactly and invsqrtm(0) = inf whatever the iteration gives at
-    A/c = 0, and 1/c = 1, which divides it."""
+    """c^p for p in :data:`POWERS`, c ≥ ‖A‖₂ of each matrix, each as (..., 1, 1). The zero
+    matrix has c^p = 0 for p > 0, so scaling back by √c gives sqrtm(0) = 0 exactly and
+    invsqrtm(0) = inf whatever the iteration gives at A/c = 0, and a finite c^p for p < 0 (1 for
+    "frobenius"), which keeps A/c = 0 and the backward finite."""
 
-    c: Array
-    inverse: Array
+    powers: tuple[Array, ...]
+
+    def power(self, p: float) -> Array:
+        """c^p, as (..., 1, 1)."""
+        return self.powers[POWERS.index(p)]
 
 
 class FrobeniusScale(Scale):
@@ -54,19 +64,36 @@ class SpectralScale(Scale):
 SCALES: dict[str, type[Scale]] = {"frobenius": FrobeniusScale, "spectral": SpectralScale}
 
 
+def powers(xp: Any, norm: Array, divisor: Array, spread: Array | None = None, m: int = 1) -> tuple[Array, ...]:
+    """(c^p for p in :data:`POWERS`) = (√c, 1/√c, 1/c, 1/c^{3/2}), c = ‖A‖_F · spread^{1/m}:
+    ‖A‖_F^p spread^{p/m} for p > 0 and divisor^p spread^{p/m} for p < 0 (divisor = 1 for a zero
+    matrix). On torch three kernels for all (:func:`spectralcore.products.monomials`); elsewhere
+    c and 1/c and their roots, which a compiler fuses (and drops where unused)."""
+    bases = [divisor, norm] if spread is None else [divisor, norm, spread]
+    fused = monomials(xp, bases, [[min(p, 0.0), max(p, 0.0), p / m][: len(bases)] for p in POWERS])
+    if fused is not None:
+        return fused
+    if spread is None:
+        c, inverse = norm, divisor**-1
+    else:
+        grow = spread ** (-1 / m)
+        c, inverse = norm / grow, grow / divisor
+    return xp.sqrt(c), xp.sqrt(inverse), inverse, inverse**1.5
+
+
 def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Scale:
     """The :class:`Scale` of A by the rule ``how``."""
     norm = scale_matrix(frobenius_norm(xp, A))
     divisor = xp.where(norm > 0, norm, 1.0)
     if how == "frobenius":
-        return FrobeniusScale(norm, divisor**-1)
+        return FrobeniusScale(powers(xp, norm, divisor))
     B = A / divisor
     for _ in range(squarings):
         B = B @ B
     m = 2**squarings
     floor = A.shape[-1] ** ((1 - m) / 2)
-    grow = xp.clip(scale_matrix(frobenius_norm(xp, B)), min=floor) ** (-1 / m)  # ‖B^m‖_F^{−1/m} ≥ 1
-    return SpectralScale(norm / grow, grow / divisor)
+    spread = xp.clip(scale_matrix(frobenius_norm(xp, B)), min=floor)  # ‖B^m‖_F ≤ 1, ‖B^m‖_F^{−1/m} ≥ 1
+    return SpectralScale(powers(xp, norm, divisor, spread, m))
 
 
 def products(how: str, squarings: int = SQUARINGS) -> int:
@@ -79,8 +106,8 @@ def root_inverse(xp: Any, saved: Any, how: str, S: Array) -> Array:
     when the forward used the same rule ``how``, else S's own."""
     scale = getattr(saved, "scale", saved)
     if type(scale) is SCALES[how]:
-        return xp.sqrt(scale.inverse)
-    return normalizer(xp, S, how).inverse
+        return scale.power(-0.5)
+    return normalizer(xp, S, how).power(-1.0)
 
 
 def check_normalize(method: Any) -> None:

@@ -1,5 +1,5 @@
 """Matrix products with the arithmetic around them fused in: α A B + β C, α A B + β I, Y + a X,
-Y + a s X.
+Y + a s X; and the per-matrix scalars beside them, Π_j b_j^{e_j}.
 
 Each helper is written once against the Array API and, where the array's framework has one,
 takes a fused kernel for the same equation (the array-api-extra delegation pattern): for torch,
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._array import Array, eye_like
+from ._array import Array, device, eye_like
 
 TORCH_NAMESPACES = ("torch", "array_api_compat.torch")
 
@@ -28,14 +28,22 @@ def _torch(xp: Any) -> Any:
     return sys.modules["torch"] if getattr(xp, "__name__", None) in TORCH_NAMESPACES else None
 
 
+def _fused_product(xp: Any, A: Array, B: Array) -> Any:
+    """torch's ``addmm`` or ``baddbmm`` (β C + α A B in one kernel) where it takes A and B as they
+    are: torch arrays of one batch dimension or none, the same on both; else None."""
+    torch = _torch(xp)
+    if torch is None or A.ndim != B.ndim or A.shape[:-2] != B.shape[:-2] or A.ndim not in (2, 3):
+        return None
+    return torch.addmm if A.ndim == 2 else torch.baddbmm
+
+
 def gemm(xp: Any, A: Array, B: Array, C: Array, alpha: float = 1.0, beta: float = 1.0) -> Array:
     """α A B + β C for matrices (..., n, n); C broadcasts against A B (the identity may be (n, n)).
 
     One kernel on torch for a single batch dimension or none (``baddbmm``/``addmm``).
     """
-    torch = _torch(xp)
-    if torch is not None and A.ndim == B.ndim and A.shape[:-2] == B.shape[:-2] and A.ndim in (2, 3):
-        fused = torch.addmm if A.ndim == 2 else torch.baddbmm
+    fused = _fused_product(xp, A, B)
+    if fused is not None:
         return fused(C, A, B, beta=beta, alpha=alpha)
     product = A @ B
     if alpha == -1:  # ±1 as a sign, not a product: a compiled program stays as small as the plain form
@@ -46,10 +54,9 @@ def gemm(xp: Any, A: Array, B: Array, C: Array, alpha: float = 1.0, beta: float 
 
 def scaled_product(xp: Any, A: Array, B: Array, alpha: float) -> Array:
     """α A B (one kernel on torch: ``baddbmm``/``addmm`` with β = 0, which ignores its input)."""
-    torch = _torch(xp)
-    if torch is not None and A.ndim == B.ndim and A.shape[:-2] == B.shape[:-2] and A.ndim in (2, 3):
-        fused = torch.addmm if A.ndim == 2 else torch.baddbmm
-        return fused(A, A, B, beta=0, alpha=alpha) if A.shape == B.shape else alpha * (A @ B)
+    fused = _fused_product(xp, A, B)
+    if fused is not None and A.shape == B.shape:
+        return fused(A, A, B, beta=0, alpha=alpha)
     return alpha * (A @ B)
 
 
@@ -97,3 +104,15 @@ def combinations(xp: Any, rows: Sequence[Sequence[float]], matrices: Sequence[Ar
     stacked = torch.stack([M.expand(shape) for M in matrices[:k]])
     weights = torch.tensor([[*r, *[0.0] * (k - len(r))] for r in rows], dtype=stacked.dtype, device=stacked.device)
     return list(torch.tensordot(weights, stacked, dims=1).unbind(0))
+
+
+def monomials(xp: Any, bases: Sequence[Array], exponents: Sequence[Sequence[float]]) -> tuple[Array, ...] | None:
+    """(Π_j b_j^{e_j} for each row e of ``exponents``) of arrays of one shape (e.g. per-matrix
+    scalars (..., 1, 1)) in three kernels on torch, whatever their number: the bases stacked,
+    raised to the table of exponents, multiplied along it. None elsewhere: a compiler fuses the
+    caller's own elementwise form, which it can simplify (√x for x^{1/2}) and prune."""
+    torch = _torch(xp)
+    if torch is None:
+        return None
+    table = torch.asarray(exponents, dtype=bases[0].dtype, device=device(bases[0]))
+    return torch.prod(torch.stack(list(bases), dim=-1)[..., None, :] ** table, dim=-1).unbind(-1)

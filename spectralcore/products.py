@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._array import Array, device, eye_like
+from ._array import Array, device, eye_like, on_cpu
 
 TORCH_NAMESPACES = ("torch", "array_api_compat.torch")
 
@@ -26,6 +26,14 @@ def _torch(xp: Any) -> Any:
     """torch when ``xp`` is its namespace, else None (a name test: array_api_compat's
     ``is_torch_namespace`` is lru_cache-wrapped, which torch.compile traces with a warning)."""
     return sys.modules["torch"] if getattr(xp, "__name__", None) in TORCH_NAMESPACES else None
+
+
+def _torch_on_host(xp: Any, A: Array) -> Any:
+    """torch if A is a torch array in host memory, else None: the helpers that build a small
+    table of constants from Python numbers (``torch.asarray`` of a list) copy it to A's device,
+    and on CUDA that copy is a host-to-device transfer, which CUDA-graph capture forbids."""
+    torch = _torch(xp)
+    return torch if torch is not None and on_cpu(A) else None
 
 
 def _fused_product(xp: Any, A: Array, B: Array) -> Any:
@@ -95,8 +103,9 @@ def combinations(xp: Any, rows: Sequence[Sequence[float]], matrices: Sequence[Ar
     """[Σ_k r_k M_k for each row r]: several combinations of the same matrices (e.g. the blocks of
     a polynomial, or P and Q of a Padé approximant; the identity may be (n, n), rows are padded
     with zeros). On torch two kernels for all of them, whatever their number and length: the
-    matrices stacked, then one (rows × k) @ (k × b n²) product that reads each matrix once."""
-    torch = _torch(xp)
+    matrices stacked, then one (rows × k) @ (k × b n²) product that reads each matrix once (in
+    host memory only: :func:`_torch_on_host`)."""
+    torch = _torch_on_host(xp, matrices[-1])
     if torch is None or len(rows) * max(map(len, rows)) <= 2:
         return [combination(xp, r, matrices[: len(r)]) for r in rows]
     k = max(map(len, rows))
@@ -109,9 +118,10 @@ def combinations(xp: Any, rows: Sequence[Sequence[float]], matrices: Sequence[Ar
 def monomials(xp: Any, bases: Sequence[Array], exponents: Sequence[Sequence[float]]) -> tuple[Array, ...] | None:
     """(Π_j b_j^{e_j} for each row e of ``exponents``) of arrays of one shape (e.g. per-matrix
     scalars (..., 1, 1)) in three kernels on torch, whatever their number: the bases stacked,
-    raised to the table of exponents, multiplied along it. None elsewhere: a compiler fuses the
-    caller's own elementwise form, which it can simplify (√x for x^{1/2}) and prune."""
-    torch = _torch(xp)
+    raised to the table of exponents, multiplied along it (in host memory only:
+    :func:`_torch_on_host`). None elsewhere: a compiler fuses the caller's own elementwise form,
+    which it can simplify (√x for x^{1/2}) and prune."""
+    torch = _torch_on_host(xp, bases[0])
     if torch is None:
         return None
     table = torch.asarray(exponents, dtype=bases[0].dtype, device=device(bases[0]))

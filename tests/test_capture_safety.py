@@ -87,3 +87,24 @@ def test_op_count_separates_kernels_from_views(batch):
     assert count.matmuls == 15 + 26
     assert count.host_syncs == 0
     assert count.launches < sum(count.ops.values())  # views (transposes, expands) are not launches
+
+
+@pytest.mark.parametrize("forward", ["mpa", "mtp", "newton-schulz"])
+def test_off_the_host_no_constant_table_is_copied_to_the_device(batch, forward, monkeypatch):
+    """The fused torch helpers that build a table from Python numbers (``combinations``'
+    weights, ``monomials``' exponents: ``aten.lift_fresh``, a host-to-device copy on CUDA, which
+    capture forbids) run in host memory only; off it (on_cpu False, as on CUDA) the generic
+    forms run instead, with the same gradient to rounding."""
+    from spectralcore import products
+
+    def fn(X):
+        return sc.sqrtm(
+            X, forward=forward, backward="lyapunov", check=False, **({"solve": "newton"} if forward == "mpa" else {})
+        )
+
+    A = batch.double()
+    on_host = step(fn, A, torch.ones_like(A))()
+    monkeypatch.setattr(products, "on_cpu", lambda a: False)
+    ops = recorded_ops(fn, A)
+    assert "aten.lift_fresh" not in ops and not UNSAFE & set(ops)
+    torch.testing.assert_close(step(fn, A, torch.ones_like(A))(), on_host, rtol=1e-12, atol=1e-12)

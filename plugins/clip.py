@@ -11,6 +11,7 @@ setting).
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from spectralcore import KernelBackward, hookimpl
@@ -29,6 +30,10 @@ class Clip(KernelBackward):
 
     def validate(self) -> None:
         self.require(self.threshold > 0, "threshold", "> 0")
+
+    def zero_diagonal(self) -> bool:
+        """K̃_ii = 0 / (s/T) = 0 for a finite T."""
+        return math.isfinite(self.threshold)
 
     def kernel(self, xp: Any, w: Any) -> Any:
         floor = threshold_unit(xp, w, self.relative)[..., None, None] / self.threshold

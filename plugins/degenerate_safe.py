@@ -34,6 +34,10 @@ class DegenerateSafe(KernelBackward):
     def validate(self) -> None:
         self.require(self.rtol is None or self.rtol >= 0, "rtol", "None or >= 0")
 
+    def zero_diagonal(self) -> bool:
+        """The tie rule gives K̃_ii = 0 (a gap of 0 is never above the tolerance)."""
+        return True
+
     def kernel(self, xp: Any, w: Any) -> Any:
         rtol = dtype_eps(xp, w.dtype) ** 0.5 if self.rtol is None else self.rtol
         gap = pair_gap(w)

@@ -31,6 +31,10 @@ class Lorentzian(KernelBackward):
     def validate(self) -> None:
         self.require(self.eps > 0, "eps", "> 0")
 
+    def zero_diagonal(self) -> bool:
+        """K̃_ii = (0/(0 + ε))/s = 0 for ε > 0."""
+        return True
+
     def kernel(self, xp: Any, w: Any) -> Any:
         s = threshold_unit(xp, w, self.relative)[..., None, None]
         u = pair_gap(w) / s

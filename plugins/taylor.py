@@ -15,6 +15,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import hookimpl
+from spectralcore.products import add_scaled
 from spectralcore.ratio import RatioBackward
 
 
@@ -24,6 +25,7 @@ class Taylor(RatioBackward):
     claims = frozenset({"bounded", "traceable"})
     reference = "TPAMI 2021 eq. 9"
     accuracy = 3e-2
+    finite_at_one = True  # g(1) = K + 1
 
     degree: int = 9
     eps: float = 1e-2
@@ -34,22 +36,19 @@ class Taylor(RatioBackward):
         self.require(self.eps >= 0, "eps", ">= 0")
 
     def geometric(self, xp: Any, x: Any) -> Any:
-        """Σ_{k=0..K} x^k by halving: S_2m = S_m (1 + x^m), S_m+1 = 1 + x S_m, about 2 log₂ K
-        passes instead of Horner's 2K (the same number to rounding: every term is positive)."""
-        return _geometric(xp, x, self.degree + 1)[0]
+        """Σ_{k=0..K} x^k by halving (:func:`_geometric`), about 2 log₂ K passes instead of
+        Horner's 2K (the same number to rounding: every term is positive)."""
+        return _geometric(xp, x, self.degree + 1)
 
 
-def _geometric(xp: Any, x: Any, terms: int, power: bool = False) -> tuple[Any, Any]:
-    """(S_terms, x^terms if ``power`` else None), S_m = Σ_{k<m} x^k, for terms >= 1."""
-    if terms == 1:
-        return xp.ones_like(x), x
-    if terms == 2:
-        return 1 + x, (x * x if power else None)
-    half, x_half = _geometric(xp, x, terms // 2, power=True)
-    total = half + half * x_half  # S_2m = S_m + x^m S_m
-    if terms % 2:
-        return 1 + x * total, (x_half * x_half * x if power else None)
-    return total, (x_half * x_half if power else None)
+def _geometric(xp: Any, x: Any, terms: int) -> Any:
+    """S_terms, S_m = Σ_{k<m} x^k, for terms >= 1: S_2m = S_m + x^m S_m and
+    S_2m+1 = S_m + x^m S_m+1 with S_m+1 = S_m + x^m (one fused kernel each on torch, ``add_scaled``)."""
+    if terms <= 2:
+        return xp.ones_like(x) if terms == 1 else 1 + x
+    half = _geometric(xp, x, terms // 2)
+    power = x ** (terms // 2)
+    return add_scaled(xp, half, power, half if terms % 2 == 0 else half + power)
 
 
 @hookimpl

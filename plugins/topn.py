@@ -50,6 +50,10 @@ class TopN(KernelBackward):
         count = min(self.n, size) if isinstance(self.n, numbers.Integral) else math.ceil(self.n * size)
         return xp.arange(size, device=device(w)) >= size - count
 
+    def zero_diagonal(self) -> bool:
+        """K̃ is 0 wherever both of a pair are discarded or i = j."""
+        return True
+
     def kernel(self, xp: Any, w: Any) -> Any:
         keep = self.kept(xp, w)
         truncated = xp.where(keep, w, xp.zeros_like(w))

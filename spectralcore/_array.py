@@ -101,6 +101,16 @@ def largest_magnitude(xp: Any, x: Array, axis: Any = None) -> Array:
     return xp.maximum(xp.max(x, axis=axis), -xp.min(x, axis=axis))
 
 
+def max_magnitude(xp: Any, w: Array, keepdims: bool = False) -> Array:
+    """max|w| over the last axis, NaN wherever w has one. One kernel on torch
+    (``vector_norm(w, ord=inf)``, the same number) instead of two (|w|, then max); elsewhere
+    max(|w|), which JAX compiles without ``vector_norm``'s extra max with 0. The framework is found
+    by the name of ``xp``, as in :mod:`spectralcore.products`."""
+    if getattr(xp, "__name__", None) in ("torch", "array_api_compat.torch"):
+        return xp.linalg.vector_norm(w, axis=-1, keepdims=keepdims, ord=float("inf"))
+    return xp.max(xp.abs(w), axis=-1, keepdims=keepdims)
+
+
 def dtype_eps(xp: Any, dtype: Any) -> float:
     """Machine epsilon of a real floating dtype."""
     return float(xp.finfo(dtype).eps)
@@ -111,7 +121,7 @@ def rounding_clip(xp: Any, w: Array) -> Array:
     ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
     max|A| ≤ max|λ|). Those below −δ stay negative: there A is outside the domain of a square
     root or fractional power, which then gives NaN, not the value of a clipped spectrum."""
-    below = -(dtype_eps(xp, w.dtype) ** 0.5) * xp.max(xp.abs(w), axis=-1, keepdims=True)  # −δ in one pass
+    below = -(dtype_eps(xp, w.dtype) ** 0.5) * max_magnitude(xp, w, keepdims=True)  # −δ
     return xp.where(w < below, w, xp.clip(w, 0, None))
 
 
@@ -121,7 +131,7 @@ def spectral_scale(xp: Any, w: Array) -> Array:
     equivariant (cA has scale |c| times A's), invariant under A → QAQᵀ, defined for indefinite A,
     and read off the eigenvalues a backward already has; tiny, the smallest normal number, keeps
     it positive for the zero matrix."""
-    return xp.clip(xp.max(xp.abs(w), axis=-1), xp.finfo(w.dtype).smallest_normal, None)
+    return xp.clip(max_magnitude(xp, w), xp.finfo(w.dtype).smallest_normal, None)
 
 
 def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
@@ -133,7 +143,7 @@ def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
     ones = xp.ones_like(w[..., 0])
     if not relative:
         return ones
-    top = xp.max(xp.abs(w), axis=-1)
+    top = max_magnitude(xp, w)
     return xp.where(top > 0, top, ones)
 
 
@@ -147,12 +157,11 @@ def pair_sign(xp: Any, w: Array) -> Array:
     """S_ij = +1 for j > i, −1 for j < i, 0 on the diagonal (index order, not value order).
 
     With ascending eigenvalues, S_ij = sign(λj − λi) wherever λi ≠ λj; on ties it still
-    separates the pair, so a kernel built as S ∘ f(|λj − λi|) stays antisymmetric.
+    separates the pair, so a kernel built as S ∘ f(|λj − λi|) stays antisymmetric. Computed as
+    j − i clipped to [−1, 1], on indices of w's dtype (exact: they are small integers).
     """
-    n = w.shape[-1]
-    idx = xp.arange(n, device=device(w))
-    upper = xp.astype(idx[None, :] > idx[:, None], w.dtype)
-    return upper - upper.mT
+    idx = xp.arange(w.shape[-1], dtype=w.dtype, device=device(w))
+    return xp.clip(idx[None, :] - idx[:, None], -1, 1)
 
 
 def reciprocal(x: Array) -> Array:

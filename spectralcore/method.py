@@ -37,7 +37,8 @@ import types
 import typing
 from typing import Any, ClassVar
 
-from ._array import Array, congruence, diag_embed, off_diagonal, sym
+from ._array import Array, off_diagonal, sym
+from .products import add_scaled, scaled_product
 from .validation import SpectralError
 
 
@@ -239,7 +240,8 @@ class KernelBackward(EighBackward):
         gA = sym( V (K̃ ∘ (Vᵀ gV) + diag(gw)) Vᵀ ),   K̃_ij ≈ 1/(λj − λi),  K̃_ii = 0,
 
     with eigenvalues ascending. A subclass writes one function, :meth:`kernel`; its diagonal
-    is ignored (K̃_ii = 0 is imposed), so 1/(λj − λi) may be returned as it is.
+    is ignored (K̃_ii = 0 is imposed), so 1/(λj − λi) may be returned as it is. A kernel that
+    is exactly 0 there by construction says so with :meth:`zero_diagonal`, and skips the mask.
     """
 
     @abc.abstractmethod
@@ -247,23 +249,35 @@ class KernelBackward(EighBackward):
         """K̃ of shape (..., n, n) from ascending eigenvalues w (..., n)."""
         ...
 
+    def zero_diagonal(self) -> bool:
+        """Whether :meth:`kernel` holds exactly 0 on its diagonal for every input, with a finite
+        derivative there (default False: it may hold anything, 0, inf or NaN)."""
+        return False
+
     def masked_kernel(self, xp: Any, w: Array) -> Array:
         """K̃ with its diagonal set to 0, whatever :meth:`kernel` holds there (0, inf, NaN)."""
-        return xp.where(off_diagonal(xp, w), self.kernel(xp, w), 0.0)
+        kernel = self.kernel(xp, w)
+        return kernel if self.zero_diagonal() else xp.where(off_diagonal(xp, w), kernel, 0.0)
 
     def vjp(self, xp: Any, A: Array, w: Array, V: Array, gw: Array | None, gV: Array | None) -> Array:
+        """gA = sym((V (K̃ ∘ VᵀgV) + V diag(gw)) Vᵀ): the class doc's equation, diag(gw) added
+        after the first product (one fused kernel on torch, ``add_scaled``)."""
         if gV is None:
-            return xp.zeros_like(A) if gw is None else sym(congruence(V, diag_embed(xp, gw)))
-        mask = off_diagonal(xp, w)
-        inner = xp.where(mask, self.kernel(xp, w), 0.0) * (V.mT @ gV)
-        if gw is not None:
-            inner = xp.where(mask, inner, gw[..., None, :])  # K̃ ∘ VᵀgV + diag(gw)
-        return sym(congruence(V, inner))
+            return xp.zeros_like(A) if gw is None else symmetric_product(xp, V * gw[..., None, :], V.mT)
+        left = V @ (self.masked_kernel(xp, w) * (V.mT @ gV))
+        return symmetric_product(xp, left if gw is None else add_scaled(xp, left, V, gw[..., None, :]), V.mT)
 
     def jvp(self, xp: Any, A: Array, w: Array, V: Array, dA: Array) -> tuple[Array, Array]:
         """dw = diag(Vᵀ dA V), dV = V (K̃ ∘ (Vᵀ dA V)) for symmetric dA: the transpose of :meth:`vjp`."""
         rotated = V.mT @ sym(dA) @ V
         return xp.linalg.diagonal(rotated), V @ (self.masked_kernel(xp, w) * rotated)
+
+
+def symmetric_product(xp: Any, L: Array, R: Array) -> Array:
+    """sym(L R) = H + Hᵀ with H = ½ L R, the ½ taken into the product (one fused kernel on torch,
+    ``scaled_product``; the same number: halving is exact)."""
+    half = scaled_product(xp, L, R, 0.5)
+    return half + half.mT
 
 
 class SqrtmForward(Method):

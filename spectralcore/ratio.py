@@ -45,9 +45,11 @@ class RatioBackward(KernelBackward):
     def kernel(self, xp: Any, w: Any) -> Any:
         lam = xp.maximum(w, self.floor(xp, w)[..., None])
         li, lj = lam[..., :, None], lam[..., None, :]
-        inverse = reciprocal(xp.maximum(li, lj))  # 1/λb
+        big = xp.maximum(li, lj)
+        inverse = reciprocal(big)  # 1/λb
         sign = pair_sign(xp, w)
-        x = xp.minimum(li, lj) * inverse
-        if not self.finite_at_one:  # x = 0 on the diagonal (sign 0 there), where g(1) = 1/(1 − 1) for Padé
-            x = xp.where(sign != 0, x, 0.0)
+        if self.finite_at_one:
+            x = xp.minimum(li, lj) * inverse
+        else:  # one rounding in x, which g(x) ≈ 1/(1 − x) amplifies near ties; x = 0 on the diagonal
+            x = xp.where(sign != 0, xp.minimum(li, lj) / big, 0.0)  # (sign 0 there), where g(1) = 1/(1 − 1)
         return sign * self.geometric(xp, x) * inverse

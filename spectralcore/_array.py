@@ -95,20 +95,14 @@ def frobenius_norm(xp: Any, a: Array) -> Array:
     return xp.linalg.matrix_norm(a, ord="fro")
 
 
-def largest_magnitude(xp: Any, x: Array, axis: Any = None) -> Array:
-    """max|x| over ``axis`` as max(max x, −min x): two reductions, without the full pass that
-    writes |x|; NaN wherever x has one (``maximum`` propagates it), inf wherever x has ±inf."""
-    return xp.maximum(xp.max(x, axis=axis), -xp.min(x, axis=axis))
-
-
-def max_magnitude(xp: Any, w: Array, keepdims: bool = False) -> Array:
-    """max|w| over the last axis, NaN wherever w has one. One kernel on torch
-    (``vector_norm(w, ord=inf)``, the same number) instead of two (|w|, then max); elsewhere
-    max(|w|), which JAX compiles without ``vector_norm``'s extra max with 0. The framework is found
-    by the name of ``xp``, as in :mod:`spectralcore.products`."""
+def largest_magnitude(xp: Any, x: Array, axis: Any = -1, keepdims: bool = False) -> Array:
+    """max|x| over ``axis`` (None: all), NaN wherever x has one, inf wherever x has ±inf. One
+    kernel on torch (``vector_norm(x, ord=inf)``, the same number); elsewhere max(max x, −min x),
+    two reductions without the full pass that writes |x| (``maximum`` propagates NaN). The
+    framework is found by the name of ``xp``, as in :mod:`spectralcore.products`."""
     if getattr(xp, "__name__", None) in ("torch", "array_api_compat.torch"):
-        return xp.linalg.vector_norm(w, axis=-1, keepdims=keepdims, ord=float("inf"))
-    return xp.max(xp.abs(w), axis=-1, keepdims=keepdims)
+        return xp.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=float("inf"))
+    return xp.maximum(xp.max(x, axis=axis, keepdims=keepdims), -xp.min(x, axis=axis, keepdims=keepdims))
 
 
 def dtype_eps(xp: Any, dtype: Any) -> float:
@@ -121,7 +115,7 @@ def rounding_clip(xp: Any, w: Array) -> Array:
     ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
     max|A| ≤ max|λ|). Those below −δ stay negative: there A is outside the domain of a square
     root or fractional power, which then gives NaN, not the value of a clipped spectrum."""
-    below = -(dtype_eps(xp, w.dtype) ** 0.5) * max_magnitude(xp, w, keepdims=True)  # −δ
+    below = -(dtype_eps(xp, w.dtype) ** 0.5) * largest_magnitude(xp, w, keepdims=True)  # −δ
     return xp.where(w < below, w, xp.clip(w, 0, None))
 
 
@@ -131,7 +125,7 @@ def spectral_scale(xp: Any, w: Array) -> Array:
     equivariant (cA has scale |c| times A's), invariant under A → QAQᵀ, defined for indefinite A,
     and read off the eigenvalues a backward already has; tiny, the smallest normal number, keeps
     it positive for the zero matrix."""
-    return xp.clip(max_magnitude(xp, w), xp.finfo(w.dtype).smallest_normal, None)
+    return xp.clip(largest_magnitude(xp, w), xp.finfo(w.dtype).smallest_normal, None)
 
 
 def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
@@ -143,7 +137,7 @@ def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
     ones = xp.ones_like(w[..., 0])
     if not relative:
         return ones
-    top = max_magnitude(xp, w)
+    top = largest_magnitude(xp, w)
     return xp.where(top > 0, top, ones)
 
 

@@ -38,7 +38,7 @@ import typing
 from typing import Any, ClassVar
 
 from ._array import Array, off_diagonal, sym
-from .products import add_scaled, scaled_product
+from .products import add_scaled, symmetric_product
 from .validation import SpectralError
 
 
@@ -271,13 +271,6 @@ class KernelBackward(EighBackward):
         """dw = diag(Vᵀ dA V), dV = V (K̃ ∘ (Vᵀ dA V)) for symmetric dA: the transpose of :meth:`vjp`."""
         rotated = V.mT @ sym(dA) @ V
         return xp.linalg.diagonal(rotated), V @ (self.masked_kernel(xp, w) * rotated)
-
-
-def symmetric_product(xp: Any, L: Array, R: Array) -> Array:
-    """sym(L R) = H + Hᵀ with H = ½ L R, the ½ taken into the product (one fused kernel on torch,
-    ``scaled_product``; the same number: halving is exact)."""
-    half = scaled_product(xp, L, R, 0.5)
-    return half + half.mT
 
 
 class SqrtmForward(Method):

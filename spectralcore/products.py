@@ -68,6 +68,13 @@ def scaled_product(xp: Any, A: Array, B: Array, alpha: float) -> Array:
     return alpha * (A @ B)
 
 
+def symmetric_product(xp: Any, L: Array, R: Array) -> Array:
+    """sym(L R) = H + Hᵀ with H = ½ L R, the ½ taken into the product (one fused kernel on torch,
+    ``scaled_product``; the same number: halving is exact)."""
+    half = scaled_product(xp, L, R, 0.5)
+    return half + half.mT
+
+
 def gemm_eye(xp: Any, A: Array, B: Array, beta: float, alpha: float = 1.0, eye: Array | None = None) -> Array:
     """α A B + β I; ``eye`` is the identity if the caller has one (else it is made)."""
     return gemm(xp, A, B, eye_like(xp, A) if eye is None else eye, alpha, beta)

@@ -57,7 +57,7 @@ def check_matrix(
         return
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
     rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
-    top = largest_magnitude(xp, work)  # NaN or inf iff A has a non-finite entry
+    top = largest_magnitude(xp, work, axis=None)  # NaN or inf iff A has a non-finite entry
     # A − Aᵀ is antisymmetric, exactly (a − b = −(b − a) in floating point): its largest entry is max|A − Aᵀ|
     skew = xp.max(work - work.mT)
     if bool((top < math.inf) & (skew <= rtol * top)):  # the one host read when A passes (NaN fails both)

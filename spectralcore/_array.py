@@ -95,14 +95,22 @@ def frobenius_norm(xp: Any, a: Array) -> Array:
     return xp.linalg.matrix_norm(a, ord="fro")
 
 
-def largest_magnitude(xp: Any, x: Array, axis: Any = -1, keepdims: bool = False) -> Array:
-    """max|x| over ``axis`` (None: all), NaN wherever x has one, inf wherever x has ±inf. One
-    kernel on torch (``vector_norm(x, ord=inf)``, the same number); elsewhere max(max x, −min x),
-    two reductions without the full pass that writes |x| (``maximum`` propagates NaN). The
-    framework is found by the name of ``xp``, as in :mod:`spectralcore.products`."""
+def largest_magnitude(xp: Any, w: Array, keepdims: bool = False) -> Array:
+    """max|w| over the last axis (eigenvalues), NaN wherever w has one. One kernel on torch
+    (``vector_norm(w, ord=inf)``, the same number) instead of two (|w|, then max); elsewhere
+    max(|w|), which JAX compiles without ``vector_norm``'s extra max with 0. The framework is
+    found by the name of ``xp``, as in :mod:`spectralcore.products`."""
     if getattr(xp, "__name__", None) in ("torch", "array_api_compat.torch"):
-        return xp.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=float("inf"))
-    return xp.maximum(xp.max(x, axis=axis, keepdims=keepdims), -xp.min(x, axis=axis, keepdims=keepdims))
+        return xp.linalg.vector_norm(w, axis=-1, keepdims=keepdims, ord=float("inf"))
+    return xp.max(xp.abs(w), axis=-1, keepdims=keepdims)
+
+
+def largest_entry(xp: Any, A: Array, axis: Any = None) -> Array:
+    """max|a_ij| over ``axis`` (None: all) of a batch of matrices, as max(max A, −min A): two
+    reductions, without the pass that writes |A| (on torch's CPU, ``vector_norm(ord=inf)`` of a
+    whole batch is several times slower); NaN wherever A has one (``maximum`` propagates it),
+    inf wherever A has ±inf."""
+    return xp.maximum(xp.max(A, axis=axis), -xp.min(A, axis=axis))
 
 
 def dtype_eps(xp: Any, dtype: Any) -> float:

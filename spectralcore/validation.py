@@ -8,7 +8,7 @@ from typing import Any
 
 from array_api_compat import is_numpy_array
 
-from ._array import Array, device, dtype_eps, largest_magnitude, namespace, rounding_floor, scale_matrix
+from ._array import Array, device, dtype_eps, largest_entry, namespace, rounding_floor, scale_matrix
 from .products import TORCH_NAMESPACES
 
 
@@ -57,7 +57,7 @@ def check_matrix(
         return
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
     rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
-    top = largest_magnitude(xp, work, axis=None)  # NaN or inf iff A has a non-finite entry
+    top = largest_entry(xp, work)  # NaN or inf iff A has a non-finite entry
     # A − Aᵀ is antisymmetric, exactly (a − b = −(b − a) in floating point): its largest entry is max|A − Aᵀ|
     skew = xp.max(work - work.mT)
     if bool((top < math.inf) & (skew <= rtol * top)):  # the one host read when A passes (NaN fails both)
@@ -139,7 +139,7 @@ def check_spectrum(xp: Any, A: Array, w: Array, domain: str, *, what: str) -> No
     eps = dtype_eps(xp, w.dtype)
     lowest = xp.min(w, axis=-1)
     if domain == "psd":
-        floors = -(eps**0.5) * largest_magnitude(xp, A, axis=(-2, -1))
+        floors = -(eps**0.5) * largest_entry(xp, A, axis=(-2, -1))
         bad = lowest < floors
     else:
         floors = rounding_floor(xp, w)

@@ -1,11 +1,11 @@
 """The JAX layers (``spectralcore.adapters.jax_layers``): pure init/apply with explicit state.
 
 Checked: whitened covariance ≈ I (float32, 1e-3, computed in float64 NumPy); ``jax.jit``
-equals eager (1e-6 relative in float32) for train and eval; ``jax.vmap`` over independent
-batches equals a Python loop; gradients are finite (also on degenerate batches) and equal
-under jit; eval uses the running statistics; apply never mutates its inputs; the stateless
-layers (covariance pooling, WCT) under jit against the same functions on NumPy float64.
-float64 (x64) only inside ``jax.enable_x64``.
+equals eager (1e-6 relative in float32, times the subspace's condition for PCA) for train and
+eval; ``jax.vmap`` over independent batches equals a Python loop; gradients are finite (also
+on degenerate batches) and equal under jit; eval uses the running statistics; apply never
+mutates its inputs; the stateless layers (covariance pooling, WCT) under jit against the same
+functions on NumPy float64. float64 (x64) only inside ``jax.enable_x64``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,15 @@ def np_grouped_cov(y, groups):
     return np.einsum("gim,gjm->gij", Xc, Xc) / X.shape[-1]
 
 
+def subspace_condition(x, k, groups=G):
+    """λ₁ / min_{i≤k} (λi − λi+1) of each group's correlation matrix (float64): how much the top-k
+    eigenvectors, and so a rounding difference between two PCA runs, move per unit of rounding."""
+    cov = np_grouped_cov(x, groups)
+    d = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    w = np.linalg.eigvalsh(cov / d[:, :, None] / d[:, None, :])[:, ::-1]
+    return float(np.max(w[:, 0] / np.min(-np.diff(w, axis=1)[:, :k], axis=1)))
+
+
 def close(a, b, rtol=1e-6):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return np.linalg.norm(a - b) <= rtol * max(np.linalg.norm(b), 1.0)
@@ -78,7 +87,8 @@ def test_jit_equals_eager_train_and_eval(rng, name):
     y, new = layer.apply(params, state, x, train=True)
     yj, newj = jitted(params, state, x, train=True)
     # float32: XLA fuses and reorders; MPA's Q⁻¹P amplifies rounding by cond(Q) ≤ 93 (measured 1.3e-6)
-    rtol = 1e-5 if "mpa" in name else 1e-6
+    # PCA's top-k projector moves by ε λ₁/gap under a rounding change (measured 1.2e-6 at condition 5.7)
+    rtol = 1e-5 if "mpa" in name else 1e-6 * (subspace_condition(x, k=2) if name.startswith("pca") else 1.0)
     assert close(yj, y, rtol) and all(close(a, b, rtol) for a, b in zip(newj, new))
     ye, _ = layer.apply(params, new, x, train=False)
     yej, _ = jitted(params, new, x, train=False)

@@ -521,3 +521,32 @@ def test_matmuls_full_precision_unless_the_user_chose(x32, a, kw, path):
     with jax.default_matmul_precision("tensorfloat32"):  # honoured (jnp.linalg.solve keeps its own HIGHEST)
         assert "Precision.HIGH" in _dot_precisions(path, kw, A)
     assert jax.config.jax_default_matmul_precision is None  # nothing leaked
+
+
+# ------------------------------------------------------------------------------ reverse-mode program
+
+APPROXIMATE = [
+    dict(forward="mpa", backward="lyapunov"),
+    dict(forward="mtp", backward="lyapunov"),
+    dict(forward="newton-schulz", backward="lyapunov"),
+    dict(forward="newton-schulz", backward="newton-schulz"),
+    dict(forward="eigh", backward="taylor"),
+]
+
+
+@pytest.mark.parametrize("kw", APPROXIMATE, ids=lambda kw: f"{kw['forward']}+{kw['backward']}")
+def test_reverse_mode_compiles_to_the_methods_own_backward(x32, a, kw):
+    """``jax.jit(jax.grad)`` of an approximate configuration compiles to the program of its
+    explicit forward + VJP (``sc.vjp``), within 5% of its HLO lines (measured 1.00–1.02); JAX's
+    transpose of the Lyapunov JVP compiled to 1.47–1.59× those and ran 1.3–1.7× plain JAX."""
+    A = jnp.asarray(a, dtype=jnp.float32)
+
+    def adapter(X):
+        return jax.grad(lambda Y: jnp.sum(sc.sqrtm(Y, check=False, **kw)))(X)
+
+    def explicit(X):
+        out, pullback = sc.vjp(sc.sqrtm, X, check=False, **kw)
+        return pullback(jnp.ones_like(out))
+
+    grad, vjp = (len(jax.jit(f).lower(A).compile().as_text().splitlines()) for f in (adapter, explicit))
+    assert grad <= 1.05 * vjp, f"jit(grad): {grad} HLO lines, jit of the explicit forward + VJP: {vjp}"

@@ -21,11 +21,12 @@ from spectralcore import SqrtmBackward, SqrtmForward, hookimpl
 from spectralcore._array import eye_like
 from spectralcore.normalize import DEFAULT, Scale, check_normalize, normalizer
 from spectralcore.normalize import products as normalizer_products
-from spectralcore.products import add_scaled, gemm, gemm_eye, scaled_product
+from spectralcore.products import add_scaled, gemm, scaled_product
 
 
 class NewtonSchulzSteps(NamedTuple):
-    """What the forward saves for the backward: (Y_k, Z_k, T_k) for k = 0..K−1, and the scale."""
+    """What the forward saves for the backward: (Y_k, Z_k, T_k) for k = 0..K−1 (Z₀ = I as None),
+    and the scale."""
 
     steps: tuple[tuple[Any, Any, Any], ...]
     scale: Scale
@@ -54,16 +55,18 @@ class NewtonSchulzOptions:
         """(Y_K, the saved steps), or (Z_K, the saved steps) for the inverse root: the last
         step computes only the one asked for."""
         scale = normalizer(xp, A, self.normalize)
-        eye = eye_like(xp, A)
-        Y, Z = A * scale.power(-1.0), eye
+        eye = eye_like(xp, A, 1.5)  # 1.5 I
+        Y, Z = A * scale.power(-1.0), None  # Z₀ = I: its products are skipped
         steps = []
         for k in range(self.iterations):
             # (3I − Z Y)/2, with Z₀ = I: (3I − A/c)/2
-            T = add_scaled(xp, 1.5 * eye, A, scale.power(-1.0), -0.5) if k == 0 else gemm_eye(xp, Z, Y, 1.5, -0.5, eye)
+            T = add_scaled(xp, eye, A, scale.power(-1.0), -0.5) if k == 0 else gemm(xp, Z, Y, eye, alpha=-0.5)
             steps.append((Y, Z, T))
             last = k + 1 == self.iterations
             Y = Y if last and inverse else Y @ T
-            Z = Z if last and not inverse else (T if k == 0 else T @ Z)
+            Z = Z if last and not inverse else (T if Z is None else T @ Z)
+        if inverse and Z is None:  # K = 0
+            Z = eye_like(xp, A)
         return (Z if inverse else Y), NewtonSchulzSteps(tuple(steps), scale)
 
 
@@ -160,6 +163,10 @@ class NewtonSchulzBackward(NewtonSchulzOptions, SqrtmBackward):
         the callers scale them by ½ and the powers of 1/c."""
         dY, dZ = dA + dA.mT, xp.zeros_like(dA)
         for Y, Z, T in saved.steps:
+            if Z is None:  # the first step: Z₀ = I and dZ₀ = 0
+                dT = -0.5 * dY
+                dY, dZ = gemm(xp, Y, dT, dY @ T), dT
+                continue
             dT = gemm(xp, dZ, Y, Z @ dY, -0.5, -0.5)
             dY, dZ = gemm(xp, Y, dT, dY @ T), gemm(xp, dT, Z, T @ dZ)
         return dY, dZ

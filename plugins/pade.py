@@ -20,7 +20,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import hookimpl
-from spectralcore._array import reciprocal, threshold_unit
+from spectralcore._array import threshold_unit
 from spectralcore.ratio import RatioBackward
 from spectralcore.series import pade_floats
 
@@ -64,10 +64,12 @@ class Pade(RatioBackward):
         return eps * threshold_unit(xp, w, self.relative)
 
     def geometric(self, xp: Any, x: Any) -> Any:
+        return self.scaled_geometric(xp, x, 1.0)
+
+    def scaled_geometric(self, xp: Any, x: Any, scale: Any) -> Any:
+        """scale · P(x)/Q(x), one division: scale/Q(x) for every [m/n] with n >= 1 (P = 1)."""
         p, q = self.coefficients
-        if p == (1.0,):  # every [m/n] with n >= 1: 1/Q(x)
-            return reciprocal(horner(q, x))
-        return horner(p, x) / horner(q, x)
+        return (scale if p == (1.0,) else scale * horner(p, x)) / horner(q, x)
 
 
 @hookimpl

@@ -36,19 +36,26 @@ class Taylor(RatioBackward):
         self.require(self.eps >= 0, "eps", ">= 0")
 
     def geometric(self, xp: Any, x: Any) -> Any:
-        """Σ_{k=0..K} x^k by halving (:func:`_geometric`), about 2 log₂ K passes instead of
-        Horner's 2K (the same number to rounding: every term is positive)."""
-        return _geometric(xp, x, self.degree + 1)
+        return _geometric(xp, x, self.degree + 1, xp.ones_like(x))
+
+    def scaled_geometric(self, xp: Any, x: Any, scale: Any) -> Any:
+        """scale · Σ_{k=0..K} x^k by halving (:func:`_geometric`), about 2 log₂ K passes instead of
+        Horner's 2K, the scale taken in at the first step (the same number to rounding: every
+        term is positive)."""
+        return _geometric(xp, x, self.degree + 1, scale)
 
 
-def _geometric(xp: Any, x: Any, terms: int) -> Any:
-    """S_terms, S_m = Σ_{k<m} x^k, for terms >= 1: S_2m = S_m + x^m S_m and
-    S_2m+1 = S_m + x^m S_m+1 with S_m+1 = S_m + x^m (one fused kernel each on torch, ``add_scaled``)."""
-    if terms <= 2:
-        return xp.ones_like(x) if terms == 1 else 1 + x
-    half = _geometric(xp, x, terms // 2)
-    power = x ** (terms // 2)
-    return add_scaled(xp, half, power, half if terms % 2 == 0 else half + power)
+def _geometric(xp: Any, x: Any, terms: int, scale: Any) -> Any:
+    """scale · S_terms, S_m = Σ_{k<m} x^k, for terms >= 1: S_2m = S_m + x^m S_m and
+    S_2m+1 = S_m + x^m S_m+1 with S_m+1 = S_m + x^m (one fused kernel each on torch,
+    ``add_scaled``), from S_1 = 1 and S_2 = 1 + x, each times scale (which broadcasts against x)."""
+    if terms == 1:
+        return xp.broadcast_to(scale, x.shape)
+    if terms == 2:
+        return add_scaled(xp, scale, x, scale)
+    half = _geometric(xp, x, terms // 2, scale)
+    power = x if terms // 2 == 1 else x ** (terms // 2)
+    return add_scaled(xp, half, power, half if terms % 2 == 0 else add_scaled(xp, half, power, scale))
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """Small array helpers written only against the Array API standard.
 
-Every function takes the namespace ``xp`` explicitly; nothing here names a framework.
+Every function takes the namespace ``xp`` explicitly; nothing here names a framework but
+:func:`torch_namespace`, by which a helper takes one of torch's kernels for the same equation.
 
 :func:`namespace` and :func:`device` stand in for array_api_compat's ``array_namespace`` and
 ``device`` in code that a compiler may trace (torch.compile): those answer through
@@ -12,6 +13,7 @@ only for arrays neither covers.
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
@@ -59,10 +61,27 @@ def sym(x: Array) -> Array:
     return (x + x.mT) / 2
 
 
-def eye_like(xp: Any, a: Array) -> Array:
-    """Identity with the trailing shape, dtype and device of the square matrix ``a``."""
+TORCH_NAMESPACES = ("torch", "array_api_compat.torch")
+
+
+def torch_namespace(xp: Any) -> Any:
+    """torch when ``xp`` is its namespace, else None (a name test: array_api_compat's
+    ``is_torch_namespace`` is lru_cache-wrapped, which torch.compile traces with a warning)."""
+    return sys.modules["torch"] if getattr(xp, "__name__", None) in TORCH_NAMESPACES else None
+
+
+def eye_like(xp: Any, a: Array, value: float = 1.0) -> Array:
+    """``value`` times the identity, with the trailing shape, dtype and device of the square
+    matrix ``a``; on torch as the identity is made (zeros, then the diagonal filled), without a
+    pass for the product."""
     n = a.shape[-1]
-    return xp.eye(n, dtype=a.dtype, device=device(a))
+    torch = torch_namespace(xp)
+    if torch is not None and value != 1:
+        eye = torch.zeros(n, n, dtype=a.dtype, device=a.device)
+        eye.diagonal().fill_(value)
+        return eye
+    eye = xp.eye(n, dtype=a.dtype, device=device(a))
+    return eye if value == 1 else value * eye
 
 
 def diag_embed(xp: Any, w: Array) -> Array:
@@ -100,7 +119,7 @@ def largest_magnitude(xp: Any, w: Array, keepdims: bool = False) -> Array:
     (``vector_norm(w, ord=inf)``, the same number) instead of two (|w|, then max); elsewhere
     max(|w|), which JAX compiles without ``vector_norm``'s extra max with 0. The framework is
     found by the name of ``xp``, as in :mod:`spectralcore.products`."""
-    if getattr(xp, "__name__", None) in ("torch", "array_api_compat.torch"):
+    if torch_namespace(xp) is not None:
         return xp.linalg.vector_norm(w, axis=-1, keepdims=keepdims, ord=float("inf"))
     return xp.max(xp.abs(w), axis=-1, keepdims=keepdims)
 
@@ -121,10 +140,11 @@ def dtype_eps(xp: Any, dtype: Any) -> float:
 def rounding_clip(xp: Any, w: Array) -> Array:
     """Eigenvalues w (..., n) with those in [−δ, 0) set to 0, δ = √ε max|λ|: the rounding that
     ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
-    max|A| ≤ max|λ|). Those below −δ stay negative: there A is outside the domain of a square
-    root or fractional power, which then gives NaN, not the value of a clipped spectrum."""
+    max|A| ≤ max|λ|). Those below −δ stay negative, as w + δ: there A is outside the domain of a
+    square root or fractional power, which then gives NaN, not the value of a clipped spectrum.
+    Computed as w − clip(w, −δ, 0), one pass fewer than a select between w and clip(w, 0)."""
     below = -(dtype_eps(xp, w.dtype) ** 0.5) * largest_magnitude(xp, w, keepdims=True)  # −δ
-    return xp.where(w < below, w, xp.clip(w, 0, None))
+    return w - xp.clip(w, below, 0)
 
 
 def spectral_scale(xp: Any, w: Array) -> Array:
@@ -142,11 +162,17 @@ def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
     A → cA), else 1 (the papers' absolute thresholds, in the units of A). The zero matrix has no
     scale: it gets 1, like the absolute setting (a unit of ``tiny`` would floor eigenvalues at a
     subnormal number and overflow the kernel to inf, then NaN)."""
-    ones = xp.ones_like(w[..., 0])
     if not relative:
-        return ones
-    top = largest_magnitude(xp, w)
-    return xp.where(top > 0, top, ones)
+        return xp.ones_like(w[..., 0])
+    return nonzero_or_one(xp, largest_magnitude(xp, w))
+
+
+def nonzero_or_one(xp: Any, x: Array) -> Array:
+    """x with its zeros replaced by 1 (a divisor that is x itself wherever x ≠ 0): on torch
+    x + (x == 0), two passes, where a select against the constant 1 takes three."""
+    if torch_namespace(xp) is not None:
+        return x + (x == 0)
+    return xp.where(x == 0, xp.ones_like(x), x)
 
 
 def rounding_floor(xp: Any, w: Array) -> Array:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ._array import Array, frobenius_norm, scale_matrix
+from ._array import Array, frobenius_norm, nonzero_or_one, scale_matrix
 from .products import monomials
 
 NORMALIZATIONS = ("frobenius", "spectral")
@@ -84,7 +84,7 @@ def powers(xp: Any, norm: Array, divisor: Array, spread: Array | None = None, m:
 def normalizer(xp: Any, A: Array, how: str, squarings: int = SQUARINGS) -> Scale:
     """The :class:`Scale` of A by the rule ``how``."""
     norm = scale_matrix(frobenius_norm(xp, A))
-    divisor = xp.where(norm > 0, norm, 1.0)
+    divisor = nonzero_or_one(xp, norm)
     if how == "frobenius":
         return FrobeniusScale(powers(xp, norm, divisor))
     B = A / divisor

@@ -13,19 +13,11 @@ The framework is found by the name of ``xp`` at call time: nothing is imported h
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from ._array import Array, device, eye_like, on_cpu
-
-TORCH_NAMESPACES = ("torch", "array_api_compat.torch")
-
-
-def _torch(xp: Any) -> Any:
-    """torch when ``xp`` is its namespace, else None (a name test: array_api_compat's
-    ``is_torch_namespace`` is lru_cache-wrapped, which torch.compile traces with a warning)."""
-    return sys.modules["torch"] if getattr(xp, "__name__", None) in TORCH_NAMESPACES else None
+from ._array import torch_namespace as _torch
 
 
 def _torch_on_host(xp: Any, A: Array) -> Any:

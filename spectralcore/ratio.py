@@ -6,9 +6,14 @@ so a method approximates g(x) ≈ 1/(1 − x) on [0, 1] and K̃_ij = sign(j − 
 Eigenvalues are raised to at least ε·s first (PSD input assumed), which keeps λb away from 0:
 s is each matrix's spectral scale max|λ| (:func:`threshold_unit`), or 1 with ``relative=False``
 (the papers' absolute ε). x does not depend on the units of A and λb scales with them, so with
-the relative floor K̃(cA) = K̃(A)/c. The sign follows index order, so ties keep K̃ antisymmetric.
-On the diagonal K̃_ii = 0 · g(x_ii)/λ_i = 0 exactly once ε > 0 keeps λ_i > 0 and g(x_ii) is finite:
-x_ii = 1 where g(1) is finite (``finite_at_one``), else it is set to 0 there.
+the relative floor K̃(cA) = K̃(A)/c.
+
+With eigenvalues ascending (as ``xp.linalg.eigh`` returns them, and the floor keeps them), the
+pair j > i has λb = λj and λs = λi, so K̃ = U − Uᵀ with U the strictly upper triangle of
+g(λi/λj)/λj: one outer quotient and a scaled g (:meth:`RatioBackward.scaled_geometric`), no
+minimum, maximum or sign matrix. K̃ is antisymmetric (ties included) with K̃_ii = 0 exactly. Where
+g(1) is infinite (not ``finite_at_one``) x is set to 0 on and below the diagonal first, where it
+is 1 or more.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._array import pair_sign, reciprocal, threshold_unit
+from ._array import reciprocal, threshold_unit
 from .method import KernelBackward
 
 
@@ -34,22 +39,24 @@ class RatioBackward(KernelBackward):
     def geometric(self, xp: Any, x: Any) -> Any:
         """g(x) ≈ 1/(1 − x) for x = λs/λb in [0, 1]."""
 
+    def scaled_geometric(self, xp: Any, x: Any, scale: Any) -> Any:
+        """scale · g(x), scale broadcasting against x; a subclass may fold the product into g."""
+        return scale * self.geometric(xp, x)
+
     def floor(self, xp: Any, w: Any) -> Any:
         """The value small eigenvalues are raised to, shape (...): ε·s (module doc)."""
         return self.eps * threshold_unit(xp, w, self.relative)
 
     def zero_diagonal(self) -> bool:
-        """K̃_ii = 0 exactly when ε > 0 (module doc); ε = 0 (or Padé's default) may leave λ_i = 0."""
-        return self.eps is not None and self.eps > 0
+        """K̃_ii = 0 exactly when the floor is positive (module doc); ε = 0 may leave λ_i = 0,
+        where 1/λ_i and its derivative are infinite."""
+        return self.eps is None or self.eps > 0
 
     def kernel(self, xp: Any, w: Any) -> Any:
-        lam = xp.maximum(w, self.floor(xp, w)[..., None])
-        li, lj = lam[..., :, None], lam[..., None, :]
-        big = xp.maximum(li, lj)
-        inverse = reciprocal(big)  # 1/λb
-        sign = pair_sign(xp, w)
-        if self.finite_at_one:
-            x = xp.minimum(li, lj) * inverse
-        else:  # one rounding in x, which g(x) ≈ 1/(1 − x) amplifies near ties; x = 0 on the diagonal
-            x = xp.where(sign != 0, xp.minimum(li, lj) / big, 0.0)  # (sign 0 there), where g(1) = 1/(1 − 1)
-        return sign * self.geometric(xp, x) * inverse
+        lam = xp.maximum(w, self.floor(xp, w)[..., None])  # ascending, like w
+        x = lam[..., :, None] / lam[..., None, :]  # λs/λb above the diagonal, in one rounding
+        if not self.finite_at_one:  # which g(x) ≈ 1/(1 − x) amplifies near ties
+            x = xp.triu(x, k=1)  # 0 on and below the diagonal, where x ≥ 1
+        inverse = reciprocal(lam)[..., None, :]  # 1/λj = 1/λb above the diagonal
+        upper = xp.triu(self.scaled_geometric(xp, x, inverse), k=1)
+        return upper - upper.mT

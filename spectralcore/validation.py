@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 from array_api_compat import is_numpy_array
 
-from ._array import Array, device, dtype_eps, largest_entry, namespace, rounding_floor, scale_matrix
-from .products import TORCH_NAMESPACES
+from ._array import Array, device, dtype_eps, largest_entry, namespace, rounding_floor, scale_matrix, torch_namespace
 
 
 class SpectralError(ValueError):
@@ -165,8 +163,9 @@ def _factorises(xp: Any, M: Array) -> Array:
     torch ``linalg.cholesky_ex``'s status, which neither raises nor needs a pass over the factor;
     elsewhere the factor's finiteness (NumPy and CuPy raise where JAX returns NaN: then every
     matrix counts as not factorised, and the caller's eigenvalues decide)."""
-    if getattr(xp, "__name__", None) in TORCH_NAMESPACES:
-        return sys.modules["torch"].linalg.cholesky_ex(M).info == 0
+    torch = torch_namespace(xp)
+    if torch is not None:
+        return torch.linalg.cholesky_ex(M).info == 0
     try:
         return xp.all(xp.isfinite(xp.linalg.cholesky(M)), axis=(-2, -1))
     except Exception:  # noqa: BLE001 - NumPy, torch and CuPy raise where JAX returns NaN

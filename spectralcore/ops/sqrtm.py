@@ -44,7 +44,7 @@ class EigenvectorPath(SqrtmBackward):
         """(w, V, √λ, the floored 1/(2√λ))."""
         w, V = eigendecomposition(xp, A, saved)
         root = xp.sqrt(xp.clip(w, 0, None))
-        return w, V, root, 1 / (2 * xp.sqrt(xp.maximum(w, rounding_floor(xp, w)[..., None])))
+        return w, V, root, (4 * xp.maximum(w, rounding_floor(xp, w)[..., None])) ** -0.5
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         w, V, root, droot = self._roots(xp, A, saved)

@@ -15,28 +15,9 @@ import dataclasses
 from typing import Any
 
 from spectralcore import EighResult, SqrtmBackward, SqrtmForward, hookimpl
-from spectralcore._array import reciprocal, rounding_clip
+from spectralcore._array import rounding_clip
 from spectralcore.linalg import SOLVERS, eigendecomposition, symmetric_eigh
-from spectralcore.spectral import apply_function, daleckii_krein_halved
-
-
-def _roots(xp: Any, w: Any) -> Any:
-    """√λ; eigenvalues within rounding below 0 count as 0, further below give NaN (``rounding_clip``)."""
-    return xp.sqrt(rounding_clip(xp, w))
-
-
-def _half_sqrt_gamma(xp: Any, w: Any) -> Any:
-    """Γ/2 of f = √·: 1/(2√λi + 2√λj); the doubling (exact) costs a pass over the n eigenvalues,
-    where halving Γ or sym(X) would cost one over the n × n matrices."""
-    twice = 2 * _roots(xp, w)
-    return reciprocal(twice[..., :, None] + twice[..., None, :])
-
-
-def _half_inverse_gamma(xp: Any, w: Any) -> Any:
-    """Γ/2 of f = λ^{-1/2}: −(1/√λi)(1/√λj)/(2√λi + 2√λj) (module doc)."""
-    clipped = rounding_clip(xp, w)
-    inverse, minus_twice = clipped**-0.5, -2 * xp.sqrt(clipped)
-    return inverse[..., :, None] * inverse[..., None, :] / (minus_twice[..., :, None] + minus_twice[..., None, :])
+from spectralcore.spectral import apply_function, daleckii_krein_halved, half_inverse_root_gamma, half_root_gamma, roots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +34,7 @@ class EighSqrtm(SqrtmForward):
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
         eig = symmetric_eigh(xp, A, self.solver)
-        return apply_function(eig[1], _roots(xp, eig[0])), eig
+        return apply_function(eig[1], roots(xp, eig[0])), eig
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, EighResult]:
         eig = symmetric_eigh(xp, A, self.solver)
@@ -70,7 +51,7 @@ class ExactLyapunov(SqrtmBackward):
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
         w, V = eigendecomposition(xp, A, saved)
-        return daleckii_krein_halved(V, _half_sqrt_gamma(xp, w), gS)
+        return daleckii_krein_halved(V, half_root_gamma(xp, w), gS)
 
     def jvp(self, xp: Any, A: Any, S: Any, dA: Any, saved: Any) -> Any:
         """dS = V ((Vᵀ dA V) / (√λi + √λj)) Vᵀ: the Daleckii–Krein map is its own transpose."""
@@ -82,7 +63,7 @@ class ExactLyapunov(SqrtmBackward):
         if not isinstance(saved, EighResult):
             return super().vjp_inverse(xp, A, W, gW, saved)
         w, V = saved
-        return daleckii_krein_halved(V, _half_inverse_gamma(xp, w), gW)
+        return daleckii_krein_halved(V, half_inverse_root_gamma(xp, w), gW)
 
     def jvp_inverse(self, xp: Any, A: Any, W: Any, dA: Any, saved: Any) -> Any:
         """The transpose of :meth:`vjp_inverse`, which is the same self-adjoint map."""

@@ -14,9 +14,8 @@ from .ops.base import Op, SecondOrderError, configured_methods, exactly_differen
 from .registry import REGISTRY
 from .spectral import (
     ScalarFunction,
-    daleckii_krein,
+    daleckii_krein_rule,
     daleckii_krein_second,
-    divided_differences,
     second_divided_differences,
 )
 from .validation import (
@@ -115,7 +114,7 @@ def run_daleckii_krein(xp: Any, fn: ScalarFunction, A: Any, w: Any, V: Any, X: A
     work = working_dtype(xp, A.dtype)
     w, V, X = (xp.astype(x, work) for x in (w, V, X))
     if H is None:
-        out = daleckii_krein(V, divided_differences(xp, w, fn.f, fn.df), X)
+        out = daleckii_krein_rule(xp, fn, w, V, X)
     else:
         if fn.d2f is None:
             raise SpectralError(

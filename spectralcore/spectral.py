@@ -15,7 +15,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._array import Array, congruence, dtype_eps, sym
+from ._array import Array, congruence, dtype_eps, nonzero_or_one, reciprocal, rounding_clip, sym
+from .products import axpy
 
 ElementwiseFn = Callable[[Array], Array]
 
@@ -51,6 +52,10 @@ class WithSecondDerivative:
     def d2f(self) -> ElementwiseFn:
         return self.base.d2f or self.derivative(self.base.df)
 
+    def half_gamma(self, xp: Any, w: Array) -> Array | None:
+        closed = getattr(self.base, "half_gamma", None)
+        return None if closed is None else closed(xp, w)
+
 
 def with_second_derivative(fn: ScalarFunction, derivative: Callable[[ElementwiseFn], ElementwiseFn]) -> ScalarFunction:
     """``fn`` itself when it has f″, else ``fn`` with f″ = ``derivative(fn.df)``: an adapter passes
@@ -63,25 +68,58 @@ def apply_function(V: Array, fw: Array) -> Array:
     return (V * fw[..., None, :]) @ V.mT
 
 
-def divided_differences(xp: Any, w: Array, f: ElementwiseFn, df: ElementwiseFn) -> Array:
-    """Γ_ij = (f(λi) − f(λj))/(λi − λj), accurate for every gap, including ties.
+def divided_differences(xp: Any, w: Array, f: ElementwiseFn, df: ElementwiseFn, fw: Array | None = None) -> Array:
+    """Γ_ij = (f(λi) − f(λj))/(λi − λj), accurate for every gap, including ties; ``fw`` is f(w)
+    where the caller has it.
 
     Γ_ij = (1/h)∫ f′ over [λj, λi]. Where f′ barely changes on that interval,
     |f′(λi) − f′(λj)| ≤ ρ |f′(m)| with m the midpoint and ρ = (2880 ε)^{1/4}, the quotient
     would cancel, and Simpson's rule (f′(λi) + 4 f′(m) + f′(λj)) / 6 is used instead: its
     error, about (h |f″/f′|)⁴/2880 relative, is then below ε. Elsewhere the quotient loses
-    at most ε |f| / (h |f′|). At ties this is f′(λi) exactly. The switch is scale-free, so
-    it holds for exp at large λ as for powers near 0.
+    at most ε |f| / (h |f′|). At ties this is f′(λi) exactly (an infinite f′ too: the test is
+    written so that ∞ − ∞ counts as "barely changes"). The switch is scale-free, so it holds
+    for exp at large λ as for powers near 0. The sixths are taken on the n values of f′/6.
     """
     rho = (2880 * dtype_eps(xp, w.dtype)) ** 0.25
-    li, lj = w[..., :, None], w[..., None, :]
-    gap = li - lj
-    dfw = df(w)
-    dfi, dfj, dfm = dfw[..., :, None], dfw[..., None, :], df((li + lj) / 2)
-    near = (gap == 0) | (xp.abs(dfi - dfj) <= rho * xp.abs(dfm))
-    fw = f(w)
-    quotient = (fw[..., :, None] - fw[..., None, :]) / xp.where(near, xp.ones_like(gap), gap)
-    return xp.where(near, (dfi + 4 * dfm + dfj) / 6, quotient)
+    gap = w[..., :, None] - w[..., None, :]
+    sixth = df(w) / 6
+    half = w / 2
+    dfm = df(half[..., :, None] + half[..., None, :])
+    far = xp.abs(sixth[..., :, None] - sixth[..., None, :]) > (rho / 6) * xp.abs(dfm)
+    fw = f(w) if fw is None else fw
+    quotient = (fw[..., :, None] - fw[..., None, :]) / nonzero_or_one(xp, gap)
+    simpson = axpy(xp, 2 / 3, dfm, sixth[..., :, None] + sixth[..., None, :])
+    return xp.where(far, quotient, simpson)
+
+
+def roots(xp: Any, w: Array) -> Array:
+    """√λ; eigenvalues within rounding below 0 count as 0, further below give NaN (``rounding_clip``)."""
+    return xp.sqrt(rounding_clip(xp, w))
+
+
+def half_root_gamma(xp: Any, w: Array) -> Array:
+    """Γ/2 of f = √· in closed form: 1/(2√λi + 2√λj), no cancellation at any gap (f′/2 at ties);
+    the doubling (exact) costs a pass over the n eigenvalues, where halving Γ or sym(X) would cost
+    one over the n × n matrices."""
+    twice = 2 * roots(xp, w)
+    return reciprocal(twice[..., :, None] + twice[..., None, :])
+
+
+def half_inverse_root_gamma(xp: Any, w: Array) -> Array:
+    """Γ/2 of f = λ^{-1/2} in closed form: −(1/√λi)(1/√λj)/(2√λi + 2√λj)."""
+    clipped = rounding_clip(xp, w)
+    inverse, minus_twice = clipped**-0.5, -2 * xp.sqrt(clipped)
+    return inverse[..., :, None] * inverse[..., None, :] / (minus_twice[..., :, None] + minus_twice[..., None, :])
+
+
+def daleckii_krein_rule(xp: Any, fn: ScalarFunction, w: Array, V: Array, X: Array) -> Array:
+    """DF(A)[X] = V (Γ ∘ (Vᵀ sym(X) V)) Vᵀ with Γ in closed form where ``fn`` has one
+    (``fn.half_gamma(xp, w)``, Γ/2, not None), else by :func:`divided_differences`."""
+    closed = getattr(fn, "half_gamma", None)
+    half_gamma = None if closed is None else closed(xp, w)
+    if half_gamma is not None:
+        return daleckii_krein_halved(V, half_gamma, X)
+    return daleckii_krein(V, divided_differences(xp, w, fn.f, fn.df), X)
 
 
 def daleckii_krein(V: Array, gamma: Array, X: Array) -> Array:

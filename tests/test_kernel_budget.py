@@ -136,3 +136,15 @@ def test_the_default_checks_cost_two_host_reads_and_no_factorisation(op):
     assert checked.launches - unchecked.launches <= 21, (
         f"{op}: the checks cost {checked.launches - unchecked.launches} kernels"
     )
+
+
+# the Daleckii–Krein ops (eigh forward, Γ by divided differences): kernels at most (5 products each)
+SPECTRAL = {"logm": ({}, 34), "expm": ({}, 34), "matrix_power 0.3": ({"p": 0.3}, 48), "matrix_power 2": ({"p": 2}, 36)}
+
+
+@pytest.mark.parametrize("name", SPECTRAL)
+def test_daleckii_krein_op_within_its_kernel_budget(name):
+    options, budget = SPECTRAL[name]
+    kernels, products = kernels_and_products(name.split()[0], **options)
+    assert products == 5, f"{name}: {products} matrix products, stated 5"
+    assert kernels <= budget, f"{name}: {kernels} kernels, budget {budget}"

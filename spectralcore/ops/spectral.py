@@ -9,10 +9,18 @@ import numbers
 from collections.abc import Callable
 from typing import Any, cast
 
-from .._array import namespace, rounding_clip
+from .._array import namespace, reciprocal, rounding_clip
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, Method
-from ..spectral import apply_function, daleckii_krein, divided_differences, eigen_cotangents, eigen_tangent
+from ..spectral import (
+    apply_function,
+    daleckii_krein,
+    divided_differences,
+    eigen_cotangents,
+    eigen_tangent,
+    half_inverse_root_gamma,
+    half_root_gamma,
+)
 from ..validation import SpectralError
 from .base import MethodSlot, Op, resolve_methods
 
@@ -37,6 +45,11 @@ class Power:
     def d2f(self, w: Any) -> Any:
         return self.p * (self.p - 1) * self._base(w) ** (self.p - 2)
 
+    def half_gamma(self, xp: Any, w: Any) -> Any:
+        """Γ/2 in closed form for p = ±½ (:func:`~spectralcore.spectral.half_root_gamma`), else None."""
+        closed = {0.5: half_root_gamma, -0.5: half_inverse_root_gamma}.get(float(self.p))
+        return None if closed is None else closed(xp, w)
+
 
 @dataclasses.dataclass(frozen=True)
 class Log:
@@ -46,7 +59,7 @@ class Log:
         return namespace(w).log(w)
 
     def df(self, w: Any) -> Any:
-        return 1 / w
+        return reciprocal(w)
 
     def d2f(self, w: Any) -> Any:
         return -1 / (w * w)
@@ -148,14 +161,14 @@ class SpectralFunctionOp(Op):
         if gF is None:
             return xp.zeros_like(A)
         if config.backward is None:
-            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df), gF)
+            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df, fw), gF)
         gw, gV = eigen_cotangents(xp, V, gF, fw, config.df(w))
         return config.backward.vjp(xp, A, w, V, gw, gV)
 
     def jvp(self, xp: Any, config: SpectralConfig, residuals: Any, dA: Any) -> Any:
         A, w, V, fw = residuals
         if config.backward is None:
-            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df), dA)
+            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df, fw), dA)
         dw, dV = config.backward.jvp(xp, A, w, V, dA)
         return eigen_tangent(V, dw, dV, fw, config.df(w))
 

@@ -25,7 +25,6 @@ class Taylor(RatioBackward):
     claims = frozenset({"bounded", "traceable"})
     reference = "TPAMI 2021 eq. 9"
     accuracy = 3e-2
-    finite_at_one = True  # g(1) = K + 1
 
     degree: int = 9
     eps: float = 1e-2

@@ -11,15 +11,15 @@ the relative floor K̃(cA) = K̃(A)/c.
 With eigenvalues ascending (as ``xp.linalg.eigh`` returns them, and the floor keeps them), the
 pair j > i has λb = λj and λs = λi, so K̃ = U − Uᵀ with U the strictly upper triangle of
 g(λi/λj)/λj: one outer quotient and a scaled g (:meth:`RatioBackward.scaled_geometric`), no
-minimum, maximum or sign matrix. K̃ is antisymmetric (ties included) with K̃_ii = 0 exactly. Where
-g(1) is infinite (not ``finite_at_one``) x is set to 0 on and below the diagonal first, where it
-is 1 or more.
+minimum, maximum or sign matrix. K̃ is antisymmetric (ties included) with K̃_ii = 0 exactly. x is
+set to 0 on and below the diagonal first, where it is 1 or more: g(1) may be infinite, and a
+polynomial g overflows at x ≫ 1.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from ._array import reciprocal, threshold_unit
 from .method import KernelBackward
@@ -27,9 +27,6 @@ from .method import KernelBackward
 
 class RatioBackward(KernelBackward):
     """Subclasses declare ``eps`` and ``relative`` options and write :meth:`geometric`, g(x) ≈ 1/(1 − x)."""
-
-    # True when g(1) is finite (a polynomial): then x needs no masking on the diagonal, where it is 1
-    finite_at_one: ClassVar[bool] = False
 
     if TYPE_CHECKING:  # each subclass's options
         eps: Any  # a float (Padé's may be None: see its floor)
@@ -55,8 +52,7 @@ class RatioBackward(KernelBackward):
     def kernel(self, xp: Any, w: Any) -> Any:
         lam = xp.maximum(w, self.floor(xp, w)[..., None])  # ascending, like w
         x = lam[..., :, None] / lam[..., None, :]  # λs/λb above the diagonal, in one rounding
-        if not self.finite_at_one:  # which g(x) ≈ 1/(1 − x) amplifies near ties
-            x = xp.triu(x, k=1)  # 0 on and below the diagonal, where x ≥ 1
+        x = xp.triu(x, k=1)  # 0 on and below the diagonal, where x ≥ 1 (module doc)
         inverse = reciprocal(lam)[..., None, :]  # 1/λj = 1/λb above the diagonal
         upper = xp.triu(self.scaled_geometric(xp, x, inverse), k=1)
         return upper - upper.mT

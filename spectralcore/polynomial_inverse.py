@@ -10,8 +10,8 @@ Every matrix here is a polynomial in Z, so they commute and the residual bound h
 eigenvalue by eigenvalue: K = ⌈log₂(log ε / log e₀)⌉ steps (2 products each) reach the
 dtype's precision ε. The seed reuses the powers Z¹…Z^d the caller already has, so it
 costs no product. Unlike ``xp.linalg.solve`` (LU with pivoting), this can be captured in a
-CUDA graph and fused by compilers; on CPU LU is 1.1–2.7× faster, so ``solve="auto"`` takes LU
-for arrays in host memory (``plugins/mpa.py``).
+CUDA graph and fused by compilers; ``solve="auto"`` takes LU for arrays in host memory (its
+measured cost against these steps: ``plugins/mpa.py``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Measured again on CPU with torch 2.13 (b = 64, 2 threads, forward + backward of 
 lyapunov), since the products were fused the Newton steps take 0.97× LU's time at n = 16,
 0.90× at n = 32 and 64, and 1.06× at n = 128. torch's threaded batched LU on CPU fails for
 n ≥ 151 (MKL's "Parameter 6 was incorrect on entry to SLASWP", then a RuntimeError, or a wrong
-solution for a general matrix: pytorch/pytorch#142815); ``solve="newton"`` avoids it.
+solution for a general matrix: pytorch/pytorch#142815), so there "auto" takes the Newton steps.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
-from spectralcore._array import eye_like, on_cpu
+from spectralcore._array import eye_like, namespace, on_cpu, torch_namespace
 from spectralcore.normalize import DEFAULT, Scale, check_normalize, normalizer
 from spectralcore.normalize import products as normalizer_products
 from spectralcore.polynomial_inverse import newton_steps, polynomial_solve, seed
@@ -38,6 +38,9 @@ from spectralcore.products import add_scaled, combinations
 from spectralcore.series import pade_floats
 
 SOLVES = ("auto", "newton", "lu")
+
+
+TORCH_CPU_LU_MAX = 150  # the largest n whose batched LU torch's CPU threads get right (module doc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +72,16 @@ class MPA(SqrtmForward):
         P, Q = combinations(xp, (p, q), powers)
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
         if self.chosen_solve(A) == "lu":
-            return xp.linalg.solve(den, num), scale
+            try:
+                return xp.linalg.solve(den, num), scale
+            except RuntimeError as error:  # torch's threaded CPU LU from n = 151 (module doc)
+                if "Pivots given to lu_solve" not in str(error):
+                    raise
+                raise RuntimeError(
+                    f"sqrtm-forward method 'mpa' with solve='lu': torch's batched LU on CPU failed "
+                    f"for {A.shape[-1]} x {A.shape[-1]} matrices (pytorch/pytorch#142815); use "
+                    f"solve='newton' or 'auto'"
+                ) from error
         try:
             ratio = polynomial_solve(xp, powers, den_coeffs, den, num)
         except ValueError as error:  # [m/n] so high that its float64 coefficients lose Q > 0
@@ -81,7 +93,8 @@ class MPA(SqrtmForward):
 
     def products(self) -> int:
         """4 (c) + max(m, n) − 1 (the powers of Z), and with solve="newton" 2K + 1 for K Newton
-        steps in float32 (one more step in float64); "auto" counts as on CPU (LU, no product)."""
+        steps in float32 (one more step in float64); "auto" counts as LU (no product), its choice
+        in host memory up to n = 150."""
         p, q = pade_floats((1, 2), self.m, self.n)
         powers = max(len(p), len(q)) - 1
         inverse = 0
@@ -90,10 +103,13 @@ class MPA(SqrtmForward):
         return normalizer_products(self.normalize) + max(powers - 1, 0) + inverse
 
     def chosen_solve(self, A: Any) -> str:
-        """ "newton" or "lu": the ``solve`` option, with "auto" resolved for A's device."""
+        """ "newton" or "lu": the ``solve`` option, with "auto" resolved for A: LU in host memory,
+        except for torch tensors larger than 150 × 150, where torch's threaded LU fails (module
+        doc); the Newton steps on accelerators."""
         if self.solve != "auto":
             return self.solve
-        return "lu" if on_cpu(A) is not False else "newton"
+        broken_lu = torch_namespace(namespace(A)) is not None and A.shape[-1] > TORCH_CPU_LU_MAX
+        return "lu" if on_cpu(A) is not False and not broken_lu else "newton"
 
     def sqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
         ratio, scale = self._ratio(xp, A, inverse=False)

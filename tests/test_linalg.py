@@ -120,3 +120,31 @@ def test_numpy_arrays_take_the_dlpack_route(rng, stand_in_cupy):
     w, V = sc.eigh(with_spectrum(rng, [1.0, 3.0]), solver="cupy")
     assert stand_in_cupy == [np.ndarray]
     np.testing.assert_allclose(w, [1.0, 3.0])
+
+
+def test_mpa_auto_solve_avoids_torchs_threaded_lu_above_150():
+    """torch's CPU LU of a batch of 151 × 151 or larger matrices fails with two or more threads
+    (MKL's SLASWP error, then "Pivots given to lu_solve must all be greater or equal to 1":
+    pytorch/pytorch#142815), so ``solve="auto"`` takes the Newton steps there; NumPy keeps LU."""
+    torch = pytest.importorskip("torch")
+    mpa = sc.methods.MPA()
+    x = np.random.default_rng(0).standard_normal((2, 160, 640))
+    a = x @ x.transpose(0, 2, 1) / 640  # eigenvalues in about [0.25, 2.25]
+    assert mpa.chosen_solve(a) == "lu"
+    assert mpa.chosen_solve(torch.asarray(a)) == "newton"
+    assert mpa.chosen_solve(torch.asarray(a[:, :150, :150])) == "lu"
+    w, V = np.linalg.eigh(a)
+    expected = (V * np.sqrt(w)[:, None, :]) @ V.transpose(0, 2, 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        S = sc.sqrtm(torch.asarray(a, dtype=torch.float32), forward="mpa").double().numpy()
+        assert np.linalg.norm(S - expected) / np.linalg.norm(expected) < 1e-4
+        try:  # an explicit solve="lu": right where this torch build's LU is, else the fault named
+            S_lu = sc.sqrtm(torch.asarray(a, dtype=torch.float32), forward="mpa", solve="lu").double().numpy()
+        except RuntimeError as error:
+            assert "pytorch/pytorch#142815" in str(error) and "solve='newton'" in str(error)
+        else:
+            assert np.linalg.norm(S_lu - expected) / np.linalg.norm(expected) < 1e-4
+    finally:
+        torch.set_num_threads(threads)

@@ -173,7 +173,7 @@ def _check(
     if not isinstance(config.check, bool):
         raise SpectralError(f"`check` must be True or False, got {config.check!r}")
     values = adapter.inspectable(A) if config.check else None
-    top = check_matrix(xp, A if values is None else values, check_values=values is not None)
+    check_matrix(xp, A if values is None else values, check_values=values is not None)
     if eig is not None:
         w, V = eig = as_eigendecomposition(eig)
         check_eigendecomposition(xp, A, w, V)
@@ -184,7 +184,7 @@ def _check(
     if values is not None and domain is not None:
         what = _described(op, config)
         if eig is None and getattr(adapter, "checks_in_forward", False) and op.keeps_eigenvalues(config):
-            check = functools.partial(_check_spectrum, adapter.inspectable, domain=domain, what=what, top=top)
+            check = functools.partial(_check_spectrum, adapter.inspectable, domain=domain, what=what)
         else:
             check_definite(xp, values, domain, what=what)
     for method in configured_methods(config):
@@ -192,12 +192,9 @@ def _check(
     return values, eig, check
 
 
-def _check_spectrum(
-    inspectable: Callable[[Any], Any], xp: Any, A: Any, w: Any, domain: str, what: str, top: Any
-) -> None:
-    """check_spectrum on the values of A and of its eigenvalues w (read, detached from autodiff),
-    with max|A| of each matrix as the input check found it."""
-    check_spectrum(xp, inspectable(A), inspectable(w), domain, what=what, top=top)
+def _check_spectrum(inspectable: Callable[[Any], Any], xp: Any, A: Any, w: Any, domain: str, what: str) -> None:
+    """check_spectrum on the values of A and of its eigenvalues w (read, detached from autodiff)."""
+    check_spectrum(xp, inspectable(A), inspectable(w), domain, what=what)
 
 
 _WARNED: set[str] = set()  # "sqrtm (forward 'mpa')": warned once per process, then not checked again

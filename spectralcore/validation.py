@@ -34,10 +34,8 @@ def working_dtype(xp: Any, dtype: Any) -> Any:
 
 def check_matrix(
     xp: Any, A: Array, *, name: str = "A", check_values: bool = True, symmetry_rtol: float | None = None
-) -> Array | None:
-    """Check that ``A`` is a real, floating, square, finite, symmetric (..., n, n) array; returns
-    max|A| of each matrix, shape (...), in A's working dtype (None when the values were not
-    checked), for a later check that needs it (:func:`check_spectrum`).
+) -> None:
+    """Check that ``A`` is a real, floating, square, finite, symmetric (..., n, n) array.
 
     The value checks (finiteness, symmetry) read the data, which synchronises with the
     device (once when A passes); ``check_values=False`` skips them. Symmetry holds when
@@ -54,15 +52,14 @@ def check_matrix(
             f"`{name}` must have a real floating dtype (float16, bfloat16, float32, float64), got {A.dtype}"
         )
     if A.shape[-1] == 0 or not check_values:
-        return None
+        return
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
     rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
-    tops = largest_entry(xp, work, axis=(-2, -1))  # per matrix; NaN or inf iff it has a non-finite entry
-    top = xp.max(tops)
+    top = largest_entry(xp, work)  # NaN or inf iff A has a non-finite entry
     # A − Aᵀ is antisymmetric, exactly (a − b = −(b − a) in floating point): its largest entry is max|A − Aᵀ|
     skew = xp.max(work - work.mT)
     if bool((top < math.inf) & (skew <= rtol * top)):  # the one host read when A passes (NaN fails both)
-        return tops
+        return
     scale = float(top)
     if not math.isfinite(scale):
         bad = int(xp.sum(xp.astype(~xp.isfinite(A), xp.int32)))
@@ -74,7 +71,6 @@ def check_matrix(
             f"{rtol * scale:.3g}, got {asym:.3g}; symmetrise it ((A + A^T) / 2) or pass "
             f"check=False to skip the value checks"
         )
-    return tops
 
 
 def check_cotangent(
@@ -130,19 +126,18 @@ def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
         check_spectrum(xp, work, xp.linalg.eigvalsh(work), domain, what=what)  # Cholesky's own rounding may fail
 
 
-def check_spectrum(xp: Any, A: Array, w: Array, domain: str, *, what: str, top: Array | None = None) -> None:
+def check_spectrum(xp: Any, A: Array, w: Array, domain: str, *, what: str) -> None:
     """:func:`check_definite`'s test on A's eigenvalues ``w`` (..., n), in A's working dtype:
     λmin ≥ −√ε max|A| ("psd") or λmin > n ε max|λ| ("pd"), per matrix; one host read when A is
-    inside. ``top`` is max|A| of each matrix where the caller has it (:func:`check_matrix`). An
-    adapter whose forward runs on readable values calls it on the eigenvalues an exact
-    eigendecomposition forward computed (``Op.keeps_eigenvalues``), which spares the Cholesky
-    factorisation (on CPU it costs about a tenth of the op's forward and backward)."""
+    inside. An adapter whose forward runs on readable values calls it on the eigenvalues an
+    exact eigendecomposition forward computed (``Op.keeps_eigenvalues``), which spares the
+    Cholesky factorisation (on CPU it costs about a tenth of the op's forward and backward)."""
     if w.shape[-1] == 0:
         return
     eps = dtype_eps(xp, w.dtype)
     lowest = xp.min(w, axis=-1)
     if domain == "psd":
-        floors = -(eps**0.5) * (largest_entry(xp, A, axis=(-2, -1)) if top is None else top)
+        floors = -(eps**0.5) * largest_entry(xp, A, axis=(-2, -1))
         bad = lowest < floors
     else:
         floors = rounding_floor(xp, w)

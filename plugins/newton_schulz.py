@@ -55,12 +55,15 @@ class NewtonSchulzOptions:
         """(Y_K, the saved steps), or (Z_K, the saved steps) for the inverse root: the last
         step computes only the one asked for."""
         scale = normalizer(xp, A, self.normalize)
-        eye = eye_like(xp, A, 1.5)  # 1.5 I
+        three_halves = eye_like(xp, A, 1.5)  # 1.5 I
         Y, Z = A * scale.power(-1.0), None  # Z₀ = I: its products are skipped
         steps = []
         for k in range(self.iterations):
             # (3I − Z Y)/2, with Z₀ = I: (3I − A/c)/2
-            T = add_scaled(xp, eye, A, scale.power(-1.0), -0.5) if k == 0 else gemm(xp, Z, Y, eye, alpha=-0.5)
+            if Z is None:
+                T = add_scaled(xp, three_halves, A, scale.power(-1.0), -0.5)
+            else:
+                T = gemm(xp, Z, Y, three_halves, alpha=-0.5)
             steps.append((Y, Z, T))
             last = k + 1 == self.iterations
             Y = Y if last and inverse else Y @ T

@@ -117,8 +117,8 @@ def frobenius_norm(xp: Any, a: Array) -> Array:
 def largest_magnitude(xp: Any, w: Array, keepdims: bool = False) -> Array:
     """max|w| over the last axis (eigenvalues), NaN wherever w has one. One kernel on torch
     (``vector_norm(w, ord=inf)``, the same number) instead of two (|w|, then max); elsewhere
-    max(|w|), which JAX compiles without ``vector_norm``'s extra max with 0. The framework is
-    found by the name of ``xp``, as in :mod:`spectralcore.products`."""
+    max(|w|), which JAX compiles without ``vector_norm``'s extra max with 0 (the framework by
+    :func:`torch_namespace`)."""
     if torch_namespace(xp) is not None:
         return xp.linalg.vector_norm(w, axis=-1, keepdims=keepdims, ord=float("inf"))
     return xp.max(xp.abs(w), axis=-1, keepdims=keepdims)

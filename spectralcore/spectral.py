@@ -52,10 +52,6 @@ class WithSecondDerivative:
     def d2f(self) -> ElementwiseFn:
         return self.base.d2f or self.derivative(self.base.df)
 
-    def half_gamma(self, xp: Any, w: Array) -> Array | None:
-        closed = getattr(self.base, "half_gamma", None)
-        return None if closed is None else closed(xp, w)
-
 
 def with_second_derivative(fn: ScalarFunction, derivative: Callable[[ElementwiseFn], ElementwiseFn]) -> ScalarFunction:
     """``fn`` itself when it has f″, else ``fn`` with f″ = ``derivative(fn.df)``: an adapter passes

@@ -124,12 +124,14 @@ def largest_magnitude(xp: Any, w: Array, keepdims: bool = False) -> Array:
     return xp.max(xp.abs(w), axis=-1, keepdims=keepdims)
 
 
-def largest_entry(xp: Any, A: Array, axis: Any = None) -> Array:
-    """max|a_ij| over ``axis`` (None: all) of a batch of matrices, as max(max A, −min A): two
-    reductions, without the pass that writes |A| (on torch's CPU, ``vector_norm(ord=inf)`` of a
-    whole batch is several times slower); NaN wherever A has one (``maximum`` propagates it),
-    inf wherever A has ±inf."""
-    return xp.maximum(xp.max(A, axis=axis), -xp.min(A, axis=axis))
+def largest_entry(xp: Any, A: Array) -> Array:
+    """max|a_ij| over a whole batch of matrices, as max(max A, −min A), without the pass that
+    writes |A| (on torch's CPU, ``vector_norm(ord=inf)`` of a whole batch is several times
+    slower); on torch both extremes come from one pass (``aminmax``). NaN wherever A has one
+    (both reductions and ``maximum`` propagate it), inf wherever A has ±inf."""
+    torch = torch_namespace(xp)
+    low, high = torch.aminmax(A) if torch is not None else (xp.min(A), xp.max(A))
+    return xp.maximum(high, -low)
 
 
 def dtype_eps(xp: Any, dtype: Any) -> float:
@@ -139,8 +141,7 @@ def dtype_eps(xp: Any, dtype: Any) -> float:
 
 def rounding_clip(xp: Any, w: Array) -> Array:
     """Eigenvalues w (..., n) with those in [−δ, 0) set to 0, δ = √ε max|λ|: the rounding that
-    ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −√ε max|A|, and
-    max|A| ≤ max|λ|). Those below −δ stay negative, as w + δ: there A is outside the domain of a
+    ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −δ, the same δ). Those below −δ stay negative, as w + δ: there A is outside the domain of a
     square root or fractional power, which then gives NaN, not the value of a clipped spectrum.
     Computed as w − clip(w, −δ, 0), one pass fewer than a select between w and clip(w, 0)."""
     below = -(dtype_eps(xp, w.dtype) ** 0.5) * largest_magnitude(xp, w, keepdims=True)  # −δ

@@ -7,7 +7,7 @@ from typing import Any
 
 from array_api_compat import is_numpy_array
 
-from ._array import Array, device, dtype_eps, largest_entry, namespace, rounding_floor, scale_matrix, torch_namespace
+from ._array import Array, device, dtype_eps, largest_entry, largest_magnitude, namespace, rounding_floor, scale_matrix, torch_namespace
 
 
 class SpectralError(ValueError):
@@ -56,9 +56,11 @@ def check_matrix(
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
     rtol = dtype_eps(xp, A.dtype) ** 0.5 if symmetry_rtol is None else symmetry_rtol
     top = largest_entry(xp, work)  # NaN or inf iff A has a non-finite entry
-    # A − Aᵀ is antisymmetric, exactly (a − b = −(b − a) in floating point): its largest entry is max|A − Aᵀ|
+    # A − Aᵀ is antisymmetric, exactly (a − b = −(b − a) in floating point): its largest entry is max|A − Aᵀ|;
+    # an inf in A makes it inf or NaN (∞ − a = ∞, ∞ − ∞ = NaN), so capping max|A| at the largest finite
+    # number fails every non-finite A in the same comparison (NaN fails it too)
     skew = xp.max(work - work.mT)
-    if bool((top < math.inf) & (skew <= rtol * top)):  # the one host read when A passes (NaN fails both)
+    if bool(skew <= rtol * xp.minimum(top, xp.finfo(work.dtype).max)):  # the one host read when A passes
         return
     scale = float(top)
     if not math.isfinite(scale):
@@ -103,19 +105,18 @@ DOMAINS = {"psd": "positive semidefinite", "pd": "positive definite"}
 
 
 def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
-    """Check that A is positive semidefinite ("psd": λmin ≥ −δ, δ = √ε max|A|, the symmetry
-    check's tolerance: rounding of a PSD matrix stays inside it) or definite ("pd": λmin > τ,
-    τ = n ε max|λ|, the eigensolver's backward error ``rounding_floor``: an eigenvalue below it
-    cannot be told from zero, so a matrix singular to working precision is singular whatever
-    sign rounding gave its lowest eigenvalue).
+    """Check that A is positive semidefinite ("psd": λmin ≥ −δ, δ = √ε max|λ|, the rounding
+    the forward's ``rounding_clip`` sets to 0, and a bound on the rounding of a PSD matrix:
+    max|A| ≤ max|λ|) or definite ("pd": λmin > τ, τ = n ε max|λ|, the eigensolver's backward
+    error ``rounding_floor``: an eigenvalue below it cannot be told from zero, so a matrix
+    singular to working precision is singular whatever sign rounding gave its lowest eigenvalue).
 
     Both are per matrix. The fast test is a Cholesky factorisation of A + √ε d I (psd) or of
     A − n² ε d I (pd), d = max(max_i a_ii, 0), about n³/3 flops, a third of a matrix product,
-    and one host read. d is read off the diagonal instead of the whole matrix: it equals max|A|
-    for a positive semidefinite A (|a_ij| ≤ √(a_ii a_jj)) and is at most max|A| otherwise, so a
-    factorisation that succeeds proves λmin ≥ −√ε d ≥ −δ (psd), or λmin > n² ε d ≥ n ε max|λ|
-    (pd: then max|λ| ≤ tr A ≤ n d); where it fails, the eigenvalues decide, and the error names
-    the lowest.
+    and one host read. d is read off the diagonal: d ≤ λmax ≤ max|λ|, and max|λ| ≤ tr A ≤ n d
+    for a PSD A, so a factorisation that succeeds proves λmin ≥ −√ε d ≥ −δ (psd), or
+    λmin > n² ε d ≥ n ε max|λ| (pd); where it fails, the eigenvalues decide, and the error
+    names the lowest.
     """
     work = xp.astype(A, working_dtype(xp, A.dtype), copy=False)
     n, eps = work.shape[-1], dtype_eps(xp, work.dtype)
@@ -123,21 +124,22 @@ def check_definite(xp: Any, A: Array, domain: str, *, what: str) -> None:
     shift = (eps**0.5 if domain == "psd" else -(n * n * eps)) * top
     eye = xp.eye(n, dtype=work.dtype, device=device(work))
     if not bool(xp.all(_factorises(xp, work + scale_matrix(shift) * eye))):
-        check_spectrum(xp, work, xp.linalg.eigvalsh(work), domain, what=what)  # Cholesky's own rounding may fail
+        check_spectrum(xp, xp.linalg.eigvalsh(work), domain, what=what)  # Cholesky's own rounding may fail
 
 
-def check_spectrum(xp: Any, A: Array, w: Array, domain: str, *, what: str) -> None:
+def check_spectrum(xp: Any, w: Array, domain: str, *, what: str) -> None:
     """:func:`check_definite`'s test on A's eigenvalues ``w`` (..., n), in A's working dtype:
-    λmin ≥ −√ε max|A| ("psd") or λmin > n ε max|λ| ("pd"), per matrix; one host read when A is
-    inside. An adapter whose forward runs on readable values calls it on the eigenvalues an
-    exact eigendecomposition forward computed (``Op.keeps_eigenvalues``), which spares the
-    Cholesky factorisation (on CPU it costs about a tenth of the op's forward and backward)."""
+    λmin ≥ −√ε max|λ| ("psd") or λmin > n ε max|λ| ("pd"), per matrix; one host read when A is
+    inside, and no pass over A. An adapter whose forward runs on readable values calls it on the
+    eigenvalues an exact eigendecomposition forward computed (``Op.keeps_eigenvalues``), which
+    spares the Cholesky factorisation (on CPU it costs about a tenth of the op's forward and
+    backward)."""
     if w.shape[-1] == 0:
         return
     eps = dtype_eps(xp, w.dtype)
     lowest = xp.min(w, axis=-1)
     if domain == "psd":
-        floors = -(eps**0.5) * largest_entry(xp, A, axis=(-2, -1))
+        floors = -(eps**0.5) * largest_magnitude(xp, w)
         bad = lowest < floors
     else:
         floors = rounding_floor(xp, w)
@@ -147,7 +149,7 @@ def check_spectrum(xp: Any, A: Array, w: Array, domain: str, *, what: str) -> No
     worst = int(xp.argmax(xp.astype(xp.reshape(bad, (-1,)), xp.int32)))
     lowest_bad, top, floor = (float(xp.reshape(x, (-1,))[worst]) for x in (lowest, xp.max(w, axis=-1), floors))
     bound = (
-        f">= {floor:.3g} (-sqrt(eps) * max|A|)"
+        f">= {floor:.3g} (-sqrt(eps) * max|eigenvalue|: above it, rounding of a semidefinite A)"
         if domain == "psd"
         else f"> {floor:.3g} (n * eps * max|eigenvalue|: below it A is singular to working precision)"
     )

@@ -125,7 +125,8 @@ def test_eigh_backward_within_its_kernel_budget(backward):
 @pytest.mark.parametrize("op", ["sqrtm", "invsqrtm", "logm"])
 def test_the_default_checks_cost_two_host_reads_and_no_factorisation(op):
     """check=True on the default (exact eigh) forward: finiteness and symmetry before it, the
-    domain on its own eigenvalues after it; no Cholesky factorisation (budget: today's 20-21 kernels)."""
+    domain on its own eigenvalues after it, with no pass over A; no Cholesky factorisation
+    (budget: today's 15-16 kernels)."""
     A = torch.linalg.qr(torch.randn(2, 8, 8, dtype=torch.float64))[0]
     A = (A * torch.linspace(0.5, 2, 8, dtype=torch.float64)) @ A.mT
     checked, unchecked = (
@@ -133,7 +134,7 @@ def test_the_default_checks_cost_two_host_reads_and_no_factorisation(op):
     )
     assert not any("cholesky" in name for name in checked.ops), dict(checked.ops)
     assert checked.host_syncs == 2, f"{op}: {checked.host_syncs} host reads"
-    assert checked.launches - unchecked.launches <= 21, (
+    assert checked.launches - unchecked.launches <= 16, (
         f"{op}: the checks cost {checked.launches - unchecked.launches} kernels"
     )
 

@@ -186,13 +186,39 @@ def test_outside_the_domain_is_an_error_naming_op_method_and_eigenvalue(rng, for
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_rounding_below_zero_is_semidefinite(rng, dtype):
-    """−1e-7 λmax (a float32 covariance's rounding) is inside √ε max|A| in float32; a singular
+    """−1e-7 λmax (a float32 covariance's rounding) is inside √ε max|λ| in float32; a singular
     covariance computed in float64 has eigenvalues ~1e-16 below zero."""
     x = rng.standard_normal((6, 2))
     cov = (x @ x.T / 2).astype(dtype)
     spectrum = [-1e-7 * 2, 1.0, 2.0] if dtype == np.float32 else [-1e-12, 1.0, 2.0]
     for A in (cov, with_spectrum(rng, spectrum).astype(dtype)):
         assert np.all(np.isfinite(sc.sqrtm(A, forward="newton-schulz")))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("forward", ["eigh", "newton-schulz"])
+def test_semidefinite_tolerance_is_the_forwards_clip(rng, backend, forward):
+    """The psd tolerance is √ε max|λ|, the δ below which the forward's clip leaves an eigenvalue
+    negative: with A = λ₁ 11ᵀ/n + (its other eigenvalues) max|A| is λ₁/n, so λmin = −½√ε λ₁,
+    eight times a √ε max|A| floor, is accepted (and the square root is finite), while −2√ε λ₁
+    is an error; both at twice the distance from the floor, on every path (torch's check on the
+    forward's eigenvalues, the Cholesky-first one), at every scale."""
+    convert, context = _framework(backend, np.float64)
+    n, root_eps = 16, np.finfo(np.float64).eps ** 0.5
+    ones = np.full((n, 1), n**-0.5)
+    basis = np.linalg.qr(np.concatenate([ones, rng.standard_normal((n, n - 1))], axis=1))[0]
+    with context:
+        for c in (1e-6, 1.0, 1e6):
+            for lowest, inside in ((-0.5 * root_eps, True), (-2 * root_eps, False)):
+                spectrum = np.concatenate([[1.0, lowest], np.zeros(n - 2)])
+                A = c * (basis * spectrum) @ basis.T
+                A = convert((A + A.T) / 2)
+                assert np.abs(np.asarray(A)).max() < 1.2 * c / n
+                if inside:
+                    assert np.all(np.isfinite(np.asarray(sc.sqrtm(A, forward=forward))))
+                else:
+                    with pytest.raises(sc.SpectralError, match=r"positive semidefinite `A`.*max\|eigenvalue\|"):
+                        sc.sqrtm(A, forward=forward)
 
 
 def test_matrix_power_domain_follows_p(rng):
@@ -321,7 +347,7 @@ def test_eigenvalue_check_of_a_half_precision_matrix_runs_in_float32(rng):
     torch = pytest.importorskip("torch")
     A = torch.asarray(with_spectrum(rng, [2.0, 1.0, -1e-2])).to(torch.float16)
     with pytest.raises(sc.SpectralError, match=r"needs a positive semidefinite `A`: .*, got -0\.0099\d \(largest 2\)"):
-        sc.sqrtm(A)  # -0.01 rounded to float16; in float16 eps, -0.01 would be inside -sqrt(eps) max|A|
+        sc.sqrtm(A)  # -0.01 rounded to float16; in float16 eps, -0.01 would be inside -sqrt(eps) max|eigenvalue|
     assert sc.sqrtm(torch.asarray(with_spectrum(rng, [2.0, 1.0, 0.5])).to(torch.float16)).dtype == torch.float16
 
 

@@ -185,7 +185,7 @@ def invsqrtm(
     return _configure("invsqrtm", forward, backward, check, options)
 
 
-sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2", bound="≥ −√ε max|A|")
+sqrtm.__doc__ = _DOC.format(what="square root S = A^{1/2}", definite="semidefinite", power="1/2", bound="≥ −√ε max|λ|")
 invsqrtm.__doc__ = _DOC.format(
     what="inverse square root W = A^{-1/2}",
     definite="definite",

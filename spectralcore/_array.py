@@ -141,8 +141,9 @@ def dtype_eps(xp: Any, dtype: Any) -> float:
 
 def rounding_clip(xp: Any, w: Array) -> Array:
     """Eigenvalues w (..., n) with those in [−δ, 0) set to 0, δ = √ε max|λ|: the rounding that
-    ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −δ, the same δ). Those below −δ stay negative, as w + δ: there A is outside the domain of a
-    square root or fractional power, which then gives NaN, not the value of a clipped spectrum.
+    ``check=True`` lets through for a positive semidefinite A (it bounds λ ≥ −δ, the same δ).
+    Those below −δ stay negative, as w + δ: there A is outside the domain of a square root or
+    fractional power, which then gives NaN, not the value of a clipped spectrum.
     Computed as w − clip(w, −δ, 0), one pass fewer than a select between w and clip(w, 0)."""
     below = -(dtype_eps(xp, w.dtype) ** 0.5) * largest_magnitude(xp, w, keepdims=True)  # −δ
     return w - xp.clip(w, below, 0)

@@ -7,7 +7,17 @@ from typing import Any
 
 from array_api_compat import is_numpy_array
 
-from ._array import Array, device, dtype_eps, largest_entry, largest_magnitude, namespace, rounding_floor, scale_matrix, torch_namespace
+from ._array import (
+    Array,
+    device,
+    dtype_eps,
+    largest_entry,
+    largest_magnitude,
+    namespace,
+    rounding_floor,
+    scale_matrix,
+    torch_namespace,
+)
 
 
 class SpectralError(ValueError):

@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ._array import Array, congruence, dtype_eps, nonzero_or_one, reciprocal, rounding_clip, sym
+from ._array import Array, congruence, dtype_eps, nonzero_or_one, reciprocal, rounding_clip, sym, torch_namespace
 from .products import axpy
 
 ElementwiseFn = Callable[[Array], Array]
@@ -93,29 +93,67 @@ def roots(xp: Any, w: Array) -> Array:
     return xp.sqrt(rounding_clip(xp, w))
 
 
-def half_root_gamma(xp: Any, w: Array) -> Array:
+def half_root_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
     """Γ/2 of f = √· in closed form: 1/(2√λi + 2√λj), no cancellation at any gap (f′/2 at ties);
     the doubling (exact) costs a pass over the n eigenvalues, where halving Γ or sym(X) would cost
-    one over the n × n matrices."""
-    twice = 2 * roots(xp, w)
+    one over the n × n matrices. ``fw``, √λ where the caller has it (the forward's)."""
+    twice = 2 * (roots(xp, w) if fw is None else fw)
     return reciprocal(twice[..., :, None] + twice[..., None, :])
 
 
-def half_inverse_root_gamma(xp: Any, w: Array) -> Array:
-    """Γ/2 of f = λ^{-1/2} in closed form: −(1/√λi)(1/√λj)/(2√λi + 2√λj)."""
-    clipped = rounding_clip(xp, w)
-    inverse, minus_twice = clipped**-0.5, -2 * xp.sqrt(clipped)
+def half_inverse_root_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
+    """Γ/2 of f = λ^{-1/2} in closed form: −(1/√λi)(1/√λj)/(2√λi + 2√λj); ``fw``, λ^{-1/2} where
+    the caller has it (the forward's)."""
+    if fw is None:
+        clipped = rounding_clip(xp, w)
+        inverse, minus_twice = clipped**-0.5, -2 * xp.sqrt(clipped)
+    else:
+        inverse, minus_twice = fw, -2 * reciprocal(fw)
     return inverse[..., :, None] * inverse[..., None, :] / (minus_twice[..., :, None] + minus_twice[..., None, :])
 
 
-def daleckii_krein_rule(xp: Any, fn: ScalarFunction, w: Array, V: Array, X: Array) -> Array:
+def _quotient_or(xp: Any, num: Array, den: Array, at_zero: Array) -> Array:
+    """num / den, and ``at_zero`` (broadcast) where den = 0, without dividing by 0 (the quotient
+    is taken against den with its zeros replaced by 1: no NaN, no NumPy warning)."""
+    zero = den == 0
+    torch = torch_namespace(xp)
+    safe = den + zero if torch is not None else xp.where(zero, xp.ones_like(den), den)
+    return xp.where(zero, at_zero, num / safe)
+
+
+def half_log_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
+    """Γ/2 of f = log in closed form: Γ_ij = log1p(x)/(M − m), x = (M − m)/m for the pair's
+    larger and smaller eigenvalues M ≥ m, 1/λ at ties. log1p of x ≥ 0 is well conditioned and
+    M − m has no rounding beyond its own (Sterbenz near ties), so Γ is accurate to a few ε at
+    every gap, where the difference quotient cancels (``fw`` is not needed). A pair with m < 0 <
+    M gives NaN (x < −1), as log does; x overflows to ∞ (and Γ with it) only where M/m exceeds
+    the largest float, far outside the definite domain (M/m < 1/(n ε))."""
+    twice = w + w
+    ti, tj = twice[..., :, None], twice[..., None, :]
+    spread = xp.abs(ti - tj)  # 2 (M − m)
+    return _quotient_or(xp, xp.log1p(spread / xp.minimum(ti, tj)), spread, reciprocal(twice)[..., None, :])
+
+
+def half_exp_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
+    """Γ/2 of f = exp in closed form: Γ_ij = e^M (1 − e^{−(M − m)})/(M − m) = e^M expm1(−h)/(−h),
+    h = |λi − λj|, e^λ at ties: expm1 has no cancellation, and no factor exceeds e^M, which the
+    forward computed (fw = e^λ): no overflow where e^M is finite."""
+    fw = xp.exp(w) if fw is None else fw
+    half = fw / 2
+    top = xp.maximum(half[..., :, None], half[..., None, :])
+    below = -xp.abs(w[..., :, None] - w[..., None, :])  # −h ≤ 0
+    return _quotient_or(xp, top * xp.expm1(below), below, top)
+
+
+def daleckii_krein_rule(xp: Any, fn: ScalarFunction, w: Array, V: Array, X: Array, fw: Array | None = None) -> Array:
     """DF(A)[X] = V (Γ ∘ (Vᵀ sym(X) V)) Vᵀ with Γ in closed form where ``fn`` has one
-    (``fn.half_gamma(xp, w)``, Γ/2, not None), else by :func:`divided_differences`."""
+    (``fn.half_gamma(xp, w, fw)``, Γ/2, not None), else by :func:`divided_differences`; ``fw``
+    is f(w) where the caller has it (the forward's)."""
     closed = getattr(fn, "half_gamma", None)
-    half_gamma = None if closed is None else closed(xp, w)
+    half_gamma = None if closed is None else closed(xp, w, fw)
     if half_gamma is not None:
         return daleckii_krein_halved(V, half_gamma, X)
-    return daleckii_krein(V, divided_differences(xp, w, fn.f, fn.df), X)
+    return daleckii_krein(V, divided_differences(xp, w, fn.f, fn.df, fw), X)
 
 
 def daleckii_krein(V: Array, gamma: Array, X: Array) -> Array:

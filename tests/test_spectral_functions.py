@@ -56,6 +56,9 @@ FUNCTIONS = {
         lambda x: 1 / x,
     ),
     "exp": (lambda a: sc.vjp(sc.matrix_function, a, np.exp, np.exp), sl.expm, mpmath.exp, mpmath.exp),
+    # logm and expm: their Γ in closed form (log1p, expm1), where matrix_function's is generic
+    "logm": (lambda a: sc.vjp(sc.logm, a), lambda a: np.real(sl.logm(a)), mpmath.log, lambda x: 1 / x),
+    "expm": (lambda a: sc.vjp(sc.expm, a), sl.expm, mpmath.exp, mpmath.exp),
 }
 
 
@@ -172,6 +175,69 @@ def test_ties_match_closed_form(rng, name, spectrum, dtype):
     assert np.all(np.isfinite(grad))
     # measured (this seed): float64 6e-17 .. 1.7e-15; float32 3e-8 .. 2.6e-7
     assert rel_err(grad, expected) < TOL[dtype]
+
+
+CLOSED_GAMMA_PAIRS = {  # f: eigenvalue pairs (λi, λj): ties, near ties, wide gaps, the ends of the range
+    "log": [
+        (1.0, 1.0),
+        (1.0, 1.0 + 2e-16),
+        (3.0, 3.0 * (1 + 1e-9)),
+        (1.0, 1.001),
+        (0.5, 2.0),
+        (1e-20, 1.0),
+        (1e-150, 1e150),
+        (7e-8, 7.5e-8),
+        (2.0, 1e-12),
+    ],
+    "exp": [
+        (0.0, 0.0),
+        (1.0, 1.0 + 2e-16),
+        (-3.0, -3.0 + 1e-9),
+        (0.0, 1e-3),
+        (-1.0, 2.0),
+        (-800.0, 700.0),
+        (700.0, 699.0),
+        (-745.0, -700.0),
+        (30.0, -30.0),
+    ],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", ["log", "exp"])
+def test_closed_form_gamma_of_log_and_exp(name, dtype):
+    """logm's and expm's Γ_ij = (f(λi) − f(λj))/(λi − λj) (f′ at ties), from log1p and expm1,
+    within 8 ε of mpmath's value of the pair as stored (50 digits) at every gap: ties, a gap of
+    one ulp, wide gaps (1e-20 against 1, where a difference quotient of logs is fine but x → −1
+    in log1p would not be; 1e-150 against 1e150; −800 against 700, where e^{λj} underflows); in
+    float32 the pairs that fit it. A zero eigenvalue gives log's Γ = ∞ (f′(0) = ∞), a pair of both signs NaN."""
+    from spectralcore.spectral import half_exp_gamma, half_log_gamma
+
+    half_gamma, f, df = {
+        "log": (half_log_gamma, mpmath.log, lambda x: 1 / x),
+        "exp": (half_exp_gamma, mpmath.exp, mpmath.exp),
+    }[name]
+    info = np.finfo(dtype)
+    tiny, huge = float(info.tiny), float(info.max)
+    for pair in CLOSED_GAMMA_PAIRS[name]:
+        values = list(pair) + [float(f(mpmath.mpf(x))) for x in pair]
+        if not all(tiny < abs(x) < huge or x == 0 for x in values):
+            continue  # the pair or its f is outside dtype's range
+        w = np.asarray(pair, dtype=dtype)
+        with mpmath.workdps(50):
+            a, b = (mpmath.mpf(float(x)) for x in w)
+            exact = df(a) if a == b else (f(a) - f(b)) / (a - b)
+        gamma = 2 * half_gamma(np, w)
+        assert gamma.dtype == dtype
+        assert np.allclose(gamma, gamma.T, rtol=0, atol=0), pair
+        got = float(gamma[0, 1])
+        assert abs(got - float(exact)) <= 8 * info.eps * abs(float(exact)), (pair, got, float(exact))
+    if name == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma = 2 * half_log_gamma(np, np.asarray([0.0, 1.0], dtype=dtype))
+        assert gamma[0, 0] == gamma[0, 1] == gamma[1, 0] == np.inf and gamma[1, 1] == 1
+        with np.errstate(invalid="ignore"):  # eigenvalues of both signs: NaN off the diagonal
+            assert np.isnan(2 * half_log_gamma(np, np.asarray([-1.0, 0.5], dtype=dtype))[0, 1])
 
 
 def test_cI_gradient_is_fprime_times_G(rng):

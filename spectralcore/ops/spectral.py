@@ -13,16 +13,20 @@ from .._array import namespace, reciprocal, rounding_clip
 from ..dispatch import public_op
 from ..method import EighBackward, EighForward, Method
 from ..spectral import (
+    ScalarFunction,
     apply_function,
-    daleckii_krein,
-    divided_differences,
+    daleckii_krein_rule,
     eigen_cotangents,
     eigen_tangent,
+    half_exp_gamma,
     half_inverse_root_gamma,
+    half_log_gamma,
     half_root_gamma,
 )
 from ..validation import SpectralError
 from .base import MethodSlot, Op, resolve_methods
+
+CLOSED_POWER_GAMMA = {0.5: half_root_gamma, -0.5: half_inverse_root_gamma}  # p: Γ/2 of λ^p
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +49,10 @@ class Power:
     def d2f(self, w: Any) -> Any:
         return self.p * (self.p - 1) * self._base(w) ** (self.p - 2)
 
-    def half_gamma(self, xp: Any, w: Any) -> Any:
+    def half_gamma(self, xp: Any, w: Any, fw: Any = None) -> Any:
         """Γ/2 in closed form for p = ±½ (:func:`~spectralcore.spectral.half_root_gamma`), else None."""
-        closed = {0.5: half_root_gamma, -0.5: half_inverse_root_gamma}.get(float(self.p))
-        return None if closed is None else closed(xp, w)
+        closed = CLOSED_POWER_GAMMA.get(self.p)
+        return None if closed is None else closed(xp, w, fw)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +68,10 @@ class Log:
     def d2f(self, w: Any) -> Any:
         return -1 / (w * w)
 
+    def half_gamma(self, xp: Any, w: Any, fw: Any = None) -> Any:
+        """Γ/2 in closed form (:func:`~spectralcore.spectral.half_log_gamma`)."""
+        return half_log_gamma(xp, w, fw)
+
 
 @dataclasses.dataclass(frozen=True)
 class Exp:
@@ -73,6 +81,10 @@ class Exp:
         return namespace(w).exp(w)
 
     df = d2f = f
+
+    def half_gamma(self, xp: Any, w: Any, fw: Any = None) -> Any:
+        """Γ/2 in closed form (:func:`~spectralcore.spectral.half_exp_gamma`)."""
+        return half_exp_gamma(xp, w, fw)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,9 +98,7 @@ class Elementwise:
 
 @dataclasses.dataclass(frozen=True)
 class SpectralConfig:
-    f: Callable[[Any], Any]
-    df: Callable[[Any], Any]
-    d2f: Callable[[Any], Any] | None  # f″, for second derivatives (None: the adapters differentiate df)
+    fn: ScalarFunction  # f, f′ and f″ (None: the adapters differentiate f′), maybe Γ/2 in closed form
     forward: EighForward
     backward: EighBackward | None  # None: the exact Daleckii–Krein rule
     check: bool = True
@@ -97,9 +107,7 @@ class SpectralConfig:
 
 def _configure(
     call: str,
-    f: Callable[[Any], Any],
-    df: Callable[[Any], Any],
-    d2f: Callable[[Any], Any] | None,
+    fn: ScalarFunction,
     forward: str | Method,
     backward: str | Method,
     check: bool,
@@ -107,11 +115,11 @@ def _configure(
     domain: str | None = None,
     eig: Any = None,
 ) -> SpectralConfig:
-    for name, fn in (("f", f), ("df", df), ("d2f", d2f)):
-        if not callable(fn) and not (name == "d2f" and fn is None):
+    for name, given in (("f", fn.f), ("df", fn.df), ("d2f", fn.d2f)):
+        if not callable(given) and not (name == "d2f" and given is None):
             raise SpectralError(
                 f"{call}: `{name}` must be a callable acting elementwise on arrays of A's "
-                f"namespace{DERIVATIVE.get(name, '')}, got {fn!r}"
+                f"namespace{DERIVATIVE.get(name, '')}, got {given!r}"
             )
     if eig is not None and forward != "eigh":
         raise SpectralError(f"{call}: `eig` replaces the forward; pass `eig` or `forward`, not both (got {forward!r})")
@@ -120,7 +128,7 @@ def _configure(
         slots.append(MethodSlot("backward", ("eigh-backward",), backward))
     methods = resolve_methods(call, slots, options)
     forward_, backward_ = cast(EighForward, methods["forward"]), cast("EighBackward | None", methods.get("backward"))
-    return SpectralConfig(f, df, d2f, forward_, backward_, check, domain)
+    return SpectralConfig(fn, forward_, backward_, check, domain)
 
 
 DERIVATIVE = {"df": " (the derivative of f)", "d2f": " (the second derivative of f) or None"}
@@ -136,9 +144,10 @@ class SpectralFunctionOp(Op):
         the caller knows (NaN outside)."""
         return config.domain
 
-    def daleckii_krein(self, config: SpectralConfig) -> Elementwise | None:
-        """f, f′, f″ when the backward is the exact Daleckii–Krein rule (not an eigh backward)."""
-        return Elementwise(config.f, config.df, config.d2f) if config.backward is None else None
+    def daleckii_krein(self, config: SpectralConfig) -> ScalarFunction | None:
+        """f, f′, f″ (and Γ/2 where closed) when the backward is the exact Daleckii–Krein rule
+        (not an eigh backward)."""
+        return config.fn if config.backward is None else None
 
     def keeps_eigenvalues(self, config: SpectralConfig) -> bool:
         return config.forward.is_exact()
@@ -153,7 +162,7 @@ class SpectralFunctionOp(Op):
         """V f(Λ) Vᵀ from (Λ, V) = eig; the backward treats it as A's, so gradients reach A only
         through this op's own rule."""
         w, V = eig
-        fw = config.f(w)
+        fw = config.fn.f(w)
         return apply_function(V, fw), (A, w, V, fw)
 
     def backward(self, xp: Any, config: SpectralConfig, residuals: Any, gF: Any) -> Any:
@@ -161,16 +170,16 @@ class SpectralFunctionOp(Op):
         if gF is None:
             return xp.zeros_like(A)
         if config.backward is None:
-            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df, fw), gF)
-        gw, gV = eigen_cotangents(xp, V, gF, fw, config.df(w))
+            return daleckii_krein_rule(xp, config.fn, w, V, gF, fw)
+        gw, gV = eigen_cotangents(xp, V, gF, fw, config.fn.df(w))
         return config.backward.vjp(xp, A, w, V, gw, gV)
 
     def jvp(self, xp: Any, config: SpectralConfig, residuals: Any, dA: Any) -> Any:
         A, w, V, fw = residuals
         if config.backward is None:
-            return daleckii_krein(V, divided_differences(xp, w, config.f, config.df, fw), dA)
+            return daleckii_krein_rule(xp, config.fn, w, V, dA, fw)
         dw, dV = config.backward.jvp(xp, A, w, V, dA)
-        return eigen_tangent(V, dw, dV, fw, config.df(w))
+        return eigen_tangent(V, dw, dV, fw, config.fn.df(w))
 
     def cotangent_shapes(self, A: Any, out: Any) -> tuple[int, ...]:
         return tuple(out.shape)
@@ -212,7 +221,7 @@ def matrix_function(
     ``eig`` as fixed, so no derivative flows into it; ``check=True`` verifies that it
     decomposes A. The same holds for :func:`matrix_power`, :func:`logm` and :func:`expm`.
     """
-    return _configure("matrix_function", f, df, d2f, forward, backward, check, options, eig=eig)
+    return _configure("matrix_function", Elementwise(f, df, d2f), forward, backward, check, options, eig=eig)
 
 
 @public_op(MATRIX_POWER)
@@ -231,9 +240,8 @@ def matrix_power(
     :func:`matrix_function`."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p):
         raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")
-    power = Power(float(p))
     domain = None if float(p).is_integer() else "psd" if p > 0 else "pd"
-    return _configure("matrix_power", power.f, power.df, power.d2f, forward, backward, check, options, domain, eig)
+    return _configure("matrix_power", Power(float(p)), forward, backward, check, options, domain, eig)
 
 
 @public_op(LOGM)
@@ -249,8 +257,7 @@ def logm(
     """log A = V log(Λ) Vᵀ for symmetric positive definite ``A`` (an error under ``check=True``
     otherwise; NaN with ``check=False``). Backward as :func:`matrix_function`: Daleckii–Krein,
     Γ_ij = (log λi − log λj)/(λi − λj), exact at repeated eigenvalues."""
-    log = Log()
-    return _configure("logm", log.f, log.df, log.d2f, forward, backward, check, options, "pd", eig)
+    return _configure("logm", Log(), forward, backward, check, options, "pd", eig)
 
 
 @public_op(EXPM)
@@ -265,5 +272,4 @@ def expm(
 ) -> Any:
     """exp A = V exp(Λ) Vᵀ for symmetric ``A``. Backward as :func:`matrix_function`:
     Daleckii–Krein, Γ_ij = (e^λi − e^λj)/(λi − λj), exact at repeated eigenvalues."""
-    exp = Exp()
-    return _configure("expm", exp.f, exp.df, exp.d2f, forward, backward, check, options, eig=eig)
+    return _configure("expm", Exp(), forward, backward, check, options, eig=eig)

@@ -12,6 +12,7 @@ eigh") is not.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -121,6 +122,15 @@ def _quotient_or(xp: Any, num: Array, den: Array, at_zero: Array) -> Array:
     return xp.where(zero, at_zero, num / safe)
 
 
+def _ratio_or_infinity(xp: Any, num: Array, den: Array) -> Array:
+    """num / den for num ≥ 0, den ≥ 0, and ∞ where den = 0: IEEE division on torch (no warnings
+    there; 0/0 = NaN only at ties, which callers replace), a select elsewhere (NumPy warns)."""
+    if torch_namespace(xp) is not None:
+        return num / den
+    zero = den == 0
+    return xp.where(zero, xp.full_like(den, math.inf), num / nonzero_or_one(xp, den))
+
+
 def half_log_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
     """Γ/2 of f = log in closed form: Γ_ij = log1p(x)/(M − m), x = (M − m)/m for the pair's
     larger and smaller eigenvalues M ≥ m, 1/λ at ties. log1p of x ≥ 0 is well conditioned and
@@ -143,6 +153,36 @@ def half_exp_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
     top = xp.maximum(half[..., :, None], half[..., None, :])
     below = -xp.abs(w[..., :, None] - w[..., None, :])  # −h ≤ 0
     return _quotient_or(xp, top * xp.expm1(below), below, top)
+
+
+def half_power_gamma(xp: Any, w: Array, p: float, fw: Array | None = None) -> Array:
+    """Γ/2 of f = λ^p, p non-integer, in closed form: with M ≥ m the pair's eigenvalues, x = (M − m)/m
+    and F = max(M^p, m^p) (M^p for p > 0, m^p for p < 0; the forward's ``fw``),
+    Γ_ij = (M^p − m^p)/(M − m) = −sgn(p) F expm1(−|p| log1p(x))/(M − m), p λ^{p−1} at ties: log1p
+    and expm1 have no cancellation and no factor exceeds F, so Γ is accurate to a few ε at every
+    gap, where the difference quotient cancels. m = 0 < M gives M^{p−1} (x = ∞). Eigenvalues below
+    0 count as 0 here: within rounding (``rounding_clip``) that is the forward's f, further below
+    the forward's f(λ) = NaN, which F carries into Γ."""
+    if fw is None:
+        fw = rounding_clip(xp, w) ** p
+    clipped = xp.clip(w, 0, None)
+    twice = clipped + clipped
+    ti, tj = twice[..., :, None], twice[..., None, :]
+    spread = xp.abs(ti - tj)  # 2 (M − m)
+    rise = xp.expm1(-abs(p) * xp.log1p(_ratio_or_infinity(xp, spread, xp.minimum(ti, tj))))
+    if p > 0:  # −F = min(−M^p, −m^p), the sign on the n values
+        signed = -fw
+        top = xp.minimum(signed[..., :, None], signed[..., None, :])
+    else:
+        top = xp.maximum(fw[..., :, None], fw[..., None, :])
+    tie = ((p / 2) * clipped ** (p - 1))[..., None, :]  # f′/2 (λi = λj there)
+    return _quotient_or(xp, top * rise, spread, tie)
+
+
+def half_square_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
+    """Γ/2 of f = λ² in closed form: (λi + λj)/2 (λi at ties); ``fw`` is not needed."""
+    half = w / 2
+    return half[..., :, None] + half[..., None, :]
 
 
 def daleckii_krein_rule(xp: Any, fn: ScalarFunction, w: Array, V: Array, X: Array, fw: Array | None = None) -> Array:

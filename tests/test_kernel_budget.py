@@ -139,15 +139,17 @@ def test_the_default_checks_cost_two_host_reads_and_no_factorisation(op):
     )
 
 
-# the Daleckii–Krein ops (eigh forward; Γ in closed form for log, exp and λ^{±1/2}, else by divided
-# differences): kernels at most (5 products each)
+# the Daleckii–Krein ops (eigh forward; Γ in closed form for log, exp, λ² and non-integer powers,
+# by divided differences for the other integer powers): kernels at most (5 products each)
 SPECTRAL = {
     "logm": ({}, 26),
     "expm": ({}, 26),
     "matrix_power 0.5": ({"p": 0.5}, 22),
     "matrix_power -0.5": ({"p": -0.5}, 24),
-    "matrix_power 0.3": ({"p": 0.3}, 48),
-    "matrix_power 2": ({"p": 2}, 36),
+    "matrix_power 0.3": ({"p": 0.3}, 37),
+    "matrix_power -0.7": ({"p": -0.7}, 36),
+    "matrix_power 2": ({"p": 2}, 17),
+    "matrix_power 3": ({"p": 3}, 36),
 }
 
 

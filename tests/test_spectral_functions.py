@@ -178,17 +178,21 @@ def test_ties_match_closed_form(rng, name, spectrum, dtype):
 
 
 CLOSED_GAMMA_PAIRS = {  # f: eigenvalue pairs (λi, λj): ties, near ties, wide gaps, the ends of the range
-    "log": [
-        (1.0, 1.0),
-        (1.0, 1.0 + 2e-16),
-        (3.0, 3.0 * (1 + 1e-9)),
-        (1.0, 1.001),
-        (0.5, 2.0),
-        (1e-20, 1.0),
-        (1e-150, 1e150),
-        (7e-8, 7.5e-8),
-        (2.0, 1e-12),
-    ],
+    "log": (
+        POSITIVE := [
+            (1.0, 1.0),
+            (1.0, 1.0 + 2e-16),
+            (3.0, 3.0 * (1 + 1e-9)),
+            (1.0, 1.001),
+            (0.5, 2.0),
+            (1e-20, 1.0),
+            (1e-150, 1e150),
+            (7e-8, 7.5e-8),
+            (2.0, 1e-12),
+        ]
+    ),
+    # λ^p, p non-integer: a zero eigenvalue against a positive one where λ^p is finite at 0
+    **{f"pow{p}": POSITIVE + [(0.0, 2.0), (3.0, 0.0)] * (p > 0) for p in (0.3, -0.7, 1.5, -1.5, 2.5)},
     "exp": [
         (0.0, 0.0),
         (1.0, 1.0 + 2e-16),
@@ -204,19 +208,29 @@ CLOSED_GAMMA_PAIRS = {  # f: eigenvalue pairs (λi, λj): ties, near ties, wide 
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("name", ["log", "exp"])
-def test_closed_form_gamma_of_log_and_exp(name, dtype):
-    """logm's and expm's Γ_ij = (f(λi) − f(λj))/(λi − λj) (f′ at ties), from log1p and expm1,
+@pytest.mark.parametrize("name", CLOSED_GAMMA_PAIRS)
+def test_closed_form_gamma(name, dtype):
+    """logm's, expm's and matrix_power's (non-integer p) Γ_ij = (f(λi) − f(λj))/(λi − λj) (f′ at
+    ties), from log1p and expm1,
     within 8 ε of mpmath's value of the pair as stored (50 digits) at every gap: ties, a gap of
     one ulp, wide gaps (1e-20 against 1, where a difference quotient of logs is fine but x → −1
     in log1p would not be; 1e-150 against 1e150; −800 against 700, where e^{λj} underflows); in
-    float32 the pairs that fit it. A zero eigenvalue gives log's Γ = ∞ (f′(0) = ∞), a pair of both signs NaN."""
-    from spectralcore.spectral import half_exp_gamma, half_log_gamma
+    float32 the pairs that fit it; λ^p of 0 against 3, M^{p−1}. A zero eigenvalue gives log's
+    Γ = ∞ (f′(0) = ∞), a pair of both signs NaN."""
+    from spectralcore.spectral import half_exp_gamma, half_log_gamma, half_power_gamma
 
-    half_gamma, f, df = {
-        "log": (half_log_gamma, mpmath.log, lambda x: 1 / x),
-        "exp": (half_exp_gamma, mpmath.exp, mpmath.exp),
-    }[name]
+    if name.startswith("pow"):
+        p = float(name[3:])
+        half_gamma, f, df = (
+            lambda xp, w: half_power_gamma(xp, w, p),
+            lambda x: x ** mpmath.mpf(p),
+            lambda x: p * x ** mpmath.mpf(p - 1),
+        )
+    else:
+        half_gamma, f, df = {
+            "log": (half_log_gamma, mpmath.log, lambda x: 1 / x),
+            "exp": (half_exp_gamma, mpmath.exp, mpmath.exp),
+        }[name]
     info = np.finfo(dtype)
     tiny, huge = float(info.tiny), float(info.max)
     for pair in CLOSED_GAMMA_PAIRS[name]:
@@ -227,7 +241,10 @@ def test_closed_form_gamma_of_log_and_exp(name, dtype):
         with mpmath.workdps(50):
             a, b = (mpmath.mpf(float(x)) for x in w)
             exact = df(a) if a == b else (f(a) - f(b)) / (a - b)
-        gamma = 2 * half_gamma(np, w)
+        # f′(λ)/2 is computed for every λ, used at ties: ∞ at λ = 0 for p < 1, and λ^{p−1} of 1e-150
+        # overflows for p = −1.5 (fine elsewhere: the pair is no tie)
+        with np.errstate(divide="ignore", over="ignore"):
+            gamma = 2 * half_gamma(np, w)
         assert gamma.dtype == dtype
         assert np.allclose(gamma, gamma.T, rtol=0, atol=0), pair
         got = float(gamma[0, 1])

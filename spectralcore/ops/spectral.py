@@ -21,12 +21,15 @@ from ..spectral import (
     half_exp_gamma,
     half_inverse_root_gamma,
     half_log_gamma,
+    half_power_gamma,
     half_root_gamma,
+    half_square_gamma,
 )
 from ..validation import SpectralError
 from .base import MethodSlot, Op, resolve_methods
 
-CLOSED_POWER_GAMMA = {0.5: half_root_gamma, -0.5: half_inverse_root_gamma}  # p: Γ/2 of λ^p
+# p: Γ/2 of λ^p where it has a form cheaper than half_power_gamma's (or, for p = 2, any)
+CLOSED_POWER_GAMMA = {0.5: half_root_gamma, -0.5: half_inverse_root_gamma, 2.0: half_square_gamma}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +53,13 @@ class Power:
         return self.p * (self.p - 1) * self._base(w) ** (self.p - 2)
 
     def half_gamma(self, xp: Any, w: Any, fw: Any = None) -> Any:
-        """Γ/2 in closed form for p = ±½ (:func:`~spectralcore.spectral.half_root_gamma`), else None."""
+        """Γ/2 in closed form: for p = ±½ and 2 (:func:`~spectralcore.spectral.half_root_gamma`),
+        every non-integer p (:func:`~spectralcore.spectral.half_power_gamma`); None for the other
+        integers (their eigenvalues may be negative), which take divided differences."""
         closed = CLOSED_POWER_GAMMA.get(self.p)
-        return None if closed is None else closed(xp, w, fw)
+        if closed is not None:
+            return closed(xp, w, fw)
+        return None if float(self.p).is_integer() else half_power_gamma(xp, w, self.p, fw)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +244,8 @@ def matrix_power(
 ) -> Any:
     """A^p = V Λ^p Vᵀ for symmetric ``A``. A non-integer p needs A positive semidefinite (p > 0)
     or definite (p < 0): an error under ``check=True``, NaN with ``check=False``. Backward as
-    :func:`matrix_function`."""
+    :func:`matrix_function`, with Γ in closed form for non-integer p and p = 2
+    (:func:`~spectralcore.spectral.half_power_gamma`: a few ε at every gap)."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p):
         raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")
     domain = None if float(p).is_integer() else "psd" if p > 0 else "pd"
@@ -256,7 +264,8 @@ def logm(
 ) -> Any:
     """log A = V log(Λ) Vᵀ for symmetric positive definite ``A`` (an error under ``check=True``
     otherwise; NaN with ``check=False``). Backward as :func:`matrix_function`: Daleckii–Krein,
-    Γ_ij = (log λi − log λj)/(λi − λj), exact at repeated eigenvalues."""
+    Γ_ij = (log λi − log λj)/(λi − λj) = log1p((M − m)/m)/(M − m), M ≥ m the pair, accurate to a
+    few ε at every gap and exact at repeated eigenvalues."""
     return _configure("logm", Log(), forward, backward, check, options, "pd", eig)
 
 
@@ -271,5 +280,6 @@ def expm(
     **options: Any,
 ) -> Any:
     """exp A = V exp(Λ) Vᵀ for symmetric ``A``. Backward as :func:`matrix_function`:
-    Daleckii–Krein, Γ_ij = (e^λi − e^λj)/(λi − λj), exact at repeated eigenvalues."""
+    Daleckii–Krein, Γ_ij = (e^λi − e^λj)/(λi − λj) = e^M expm1(−h)/(−h), h = M − m, accurate to a
+    few ε at every gap and exact at repeated eigenvalues."""
     return _configure("expm", Exp(), forward, backward, check, options, eig=eig)

@@ -4,7 +4,7 @@ With c ≥ λmax and Z = I − A/c, the [m/n] Padé approximant P_m/Q_n of (1 �
 (coefficients computed exactly, :func:`spectralcore.series.pade`) gives
 A^{1/2} ≈ √c Q_n(Z)⁻¹ P_m(Z) and A^{-1/2} ≈ P_m(Z)⁻¹ Q_n(Z)/√c (P and Q commute);
 max(m, n) − 1 matrix products for the powers of Z, one kernel each on torch, P and Q from them
-in two kernels on torch in host memory (:func:`spectralcore.products.combinations`), and 4
+by one element-wise pass per term (:func:`spectralcore.products.combinations`), and 4
 products for c (:meth:`MPA.products`: 8 by default). Paterson–Stockmeyer
 (:mod:`spectralcore.matrix_polynomial`) saves none here: P and Q share the powers, and [5/5]
 needs Z² … Z⁵ either way; the Newton solve reuses them for its seed. Default [5/5] (ICLR 2022 §4.2). No threshold:

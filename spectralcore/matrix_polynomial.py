@@ -8,8 +8,8 @@ B_j(Z) = Σ_{i<s} c_{js+i} Z^i, j = 0..r, r = ⌊d/s⌋, and run Horner in Z^s:
 
 s − 1 products for the powers and r for the steps (one fewer when the top block is a constant),
 minimised over s (:func:`block_size`): 5 for d = 11 (Horner: 10), 18 for d = 100. The blocks are
-combinations of the same s powers (:func:`spectralcore.products.combinations`, two kernels on
-torch in host memory) and each step is one fused product T ← Z^s T + B_j
+combinations of the same s powers (:func:`spectralcore.products.combinations`, one pass per
+term) and each step is one fused product T ← Z^s T + B_j
 (:func:`spectralcore.products.gemm`). ‖Z‖₂ ≤ 1 where the iterative methods call it, so the
 powers stay bounded and the result agrees with Horner's to rounding.
 """

@@ -32,10 +32,10 @@ MARGINAL = {
 
 # whole configurations: (op, options) -> (kernels, products) at most
 TOTAL = {
-    ("sqrtm", "mpa", "lyapunov"): (80, 55),
-    ("invsqrtm", "mpa", "lyapunov"): (84, 58),
-    ("sqrtm", "mtp", "lyapunov"): (81, 56),
-    ("invsqrtm", "mtp", "lyapunov"): (85, 59),
+    ("sqrtm", "mpa", "lyapunov"): (90, 55),
+    ("invsqrtm", "mpa", "lyapunov"): (94, 58),
+    ("sqrtm", "mtp", "lyapunov"): (91, 56),
+    ("invsqrtm", "mtp", "lyapunov"): (95, 59),
     ("sqrtm", "newton-schulz", "newton-schulz"): (61, 40),
     ("invsqrtm", "newton-schulz", "newton-schulz"): (61, 40),
     ("sqrtm", "newton-schulz", "lyapunov"): (85, 63),

@@ -91,9 +91,9 @@ def test_op_count_separates_kernels_from_views(batch):
 
 @pytest.mark.parametrize("forward", ["mpa", "mtp", "newton-schulz"])
 def test_off_the_host_no_constant_table_is_copied_to_the_device(batch, forward, monkeypatch):
-    """The fused torch helpers that build a table from Python numbers (``combinations``'
-    weights, ``monomials``' exponents: ``aten.lift_fresh``, a host-to-device copy on CUDA, which
-    capture forbids) run in host memory only; off it (on_cpu False, as on CUDA) the generic
+    """The fused torch helper that builds a table from Python numbers (``monomials``' exponents:
+    ``aten.lift_fresh``, a host-to-device copy on CUDA, which capture forbids) runs in host memory
+    only; off it (on_cpu False, as on CUDA) the generic
     forms run instead, with the same gradient to rounding."""
     from spectralcore import products
 

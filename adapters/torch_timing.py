@@ -117,8 +117,8 @@ MATMULS = {"aten.mm": 0, "aten.bmm": 0, "aten.addmm": 1, "aten.baddbmm": 1}  # o
 
 def _matrix_product(name: str, args: tuple) -> bool:
     """Whether a matmul op multiplies matrices: a square right factor, or a square left one times
-    at most as many columns (vectors); not the (rows × k) @ (k × b n²) product that
-    :func:`spectralcore.products.combinations` forms its linear combinations with."""
+    at most as many columns (vectors, as power iteration's); not a thin (rows × k) @ (k × b n²)
+    product of a table of coefficients with stacked matrices."""
     (m, k), (_, n) = (tuple(a.shape[-2:]) for a in args[MATMULS[name] : MATMULS[name] + 2])
     return k == n or (m == k and n <= k)
 

@@ -91,8 +91,9 @@ def add_scaled(xp: Any, Y: Array, X: Array, s: Array, a: float = 1.0) -> Array:
 
 
 def combination(xp: Any, coefficients: Sequence[float], matrices: Sequence[Array]) -> Array:
-    """Σ_k c_k M_k, the matrices broadcast (the identity may be (n, n)): one kernel per term on torch."""
-    total = coefficients[0] * matrices[0]
+    """Σ_k c_k M_k, the matrices broadcast (the identity may be (n, n)): one kernel per term on
+    torch, none for a leading c_0 = 1 (the Taylor and Padé polynomials' constant term)."""
+    total = matrices[0] if coefficients[0] == 1 else coefficients[0] * matrices[0]
     for c, M in zip(coefficients[1:], matrices[1:]):
         total = axpy(xp, c, M, total)
     return total

@@ -32,10 +32,10 @@ MARGINAL = {
 
 # whole configurations: (op, options) -> (kernels, products) at most
 TOTAL = {
-    ("sqrtm", "mpa", "lyapunov"): (90, 55),
-    ("invsqrtm", "mpa", "lyapunov"): (94, 58),
-    ("sqrtm", "mtp", "lyapunov"): (91, 56),
-    ("invsqrtm", "mtp", "lyapunov"): (95, 59),
+    ("sqrtm", "mpa", "lyapunov"): (88, 55),
+    ("invsqrtm", "mpa", "lyapunov"): (92, 58),
+    ("sqrtm", "mtp", "lyapunov"): (90, 56),
+    ("invsqrtm", "mtp", "lyapunov"): (94, 59),
     ("sqrtm", "newton-schulz", "newton-schulz"): (61, 40),
     ("invsqrtm", "newton-schulz", "newton-schulz"): (61, 40),
     ("sqrtm", "newton-schulz", "lyapunov"): (85, 63),

@@ -179,6 +179,13 @@ def half_power_gamma(xp: Any, w: Array, p: float, fw: Array | None = None) -> Ar
     return _quotient_or(xp, top * rise, spread, tie)
 
 
+def half_reciprocal_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
+    """Γ/2 of f = 1/λ in closed form: Γ_ij = −(1/λi)(1/λj) (−1/λ² at ties), exact to one rounding
+    at every gap and for eigenvalues of either sign; ``fw``, 1/λ where the caller has it."""
+    fw = reciprocal(w) if fw is None else fw
+    return (fw * -0.5)[..., :, None] * fw[..., None, :]
+
+
 def half_square_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
     """Γ/2 of f = λ² in closed form: (λi + λj)/2 (λi at ties); ``fw`` is not needed."""
     half = w / 2

@@ -139,8 +139,8 @@ def test_the_default_checks_cost_two_host_reads_and_no_factorisation(op):
     )
 
 
-# the Daleckii–Krein ops (eigh forward; Γ in closed form for log, exp, λ² and non-integer powers,
-# by divided differences for the other integer powers): kernels at most (5 products each)
+# the Daleckii–Krein ops (eigh forward; Γ in closed form for log, exp, λ², 1/λ and non-integer
+# powers, by divided differences for the other integer powers): kernels at most (5 products each)
 SPECTRAL = {
     "logm": ({}, 26),
     "expm": ({}, 26),
@@ -149,6 +149,7 @@ SPECTRAL = {
     "matrix_power 0.3": ({"p": 0.3}, 37),
     "matrix_power -0.7": ({"p": -0.7}, 36),
     "matrix_power 2": ({"p": 2}, 17),
+    "matrix_power -1": ({"p": -1}, 17),
     "matrix_power 3": ({"p": 3}, 36),
 }
 

@@ -14,7 +14,7 @@ import spectralcore as sc
 from reference import fd_gradient, random_orthogonal, rel_err, symmetric
 
 SEPARATED = [0.5, 1.3, 2.1, 3.7, 5.2]
-POWERS = [0.5, -0.5, 2, -1, 0.3]
+POWERS = [0.5, -0.5, 2, -1, 0.3, -1.5, 1.5, 3]
 
 
 def build(rng, eigenvalues):
@@ -49,6 +49,16 @@ FUNCTIONS = {
         lambda x: x ** mpmath.mpf(0.3),
         lambda x: mpmath.mpf(0.3) * x ** mpmath.mpf(-0.7),
     ),
+    "pow-1.5": (
+        lambda a: sc.vjp(sc.matrix_power, a, -1.5),
+        lambda a: scipy_power(a, -1.5),
+        lambda x: x ** mpmath.mpf(-1.5),
+        lambda x: mpmath.mpf(-1.5) * x ** mpmath.mpf(-2.5),
+    ),
+    # integer powers: λ² and 1/λ in closed form, λ³ by divided differences
+    "square": (lambda a: sc.vjp(sc.matrix_power, a, 2), lambda a: a @ a, lambda x: x * x, lambda x: 2 * x),
+    "inverse": (lambda a: sc.vjp(sc.matrix_power, a, -1), np.linalg.inv, lambda x: 1 / x, lambda x: -1 / (x * x)),
+    "cube": (lambda a: sc.vjp(sc.matrix_power, a, 3), lambda a: a @ a @ a, lambda x: x**3, lambda x: 3 * x * x),
     "log": (
         lambda a: sc.vjp(sc.matrix_function, a, np.log, lambda x: 1 / x),
         lambda a: np.real(sl.logm(a)),
@@ -193,6 +203,11 @@ CLOSED_GAMMA_PAIRS = {  # f: eigenvalue pairs (λi, λj): ties, near ties, wide 
     ),
     # λ^p, p non-integer: a zero eigenvalue against a positive one where λ^p is finite at 0
     **{f"pow{p}": POSITIVE + [(0.0, 2.0), (3.0, 0.0)] * (p > 0) for p in (0.3, -0.7, 1.5, -1.5, 2.5)},
+    # integer powers: eigenvalues of both signs
+    **dict.fromkeys(
+        ("square", "reciprocal"),
+        [(1.0, 1.0), (1.0, 1.0 + 2e-16), (-2.0, 3.0), (-3.0, -3.0 * (1 + 1e-9)), (0.5, -0.5), (1e-150, 1e150)],
+    ),
     "exp": [
         (0.0, 0.0),
         (1.0, 1.0 + 2e-16),
@@ -210,14 +225,20 @@ CLOSED_GAMMA_PAIRS = {  # f: eigenvalue pairs (λi, λj): ties, near ties, wide 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("name", CLOSED_GAMMA_PAIRS)
 def test_closed_form_gamma(name, dtype):
-    """logm's, expm's and matrix_power's (non-integer p) Γ_ij = (f(λi) − f(λj))/(λi − λj) (f′ at
+    """logm's, expm's and matrix_power's (non-integer p, p = 2 and −1) Γ_ij = (f(λi) − f(λj))/(λi − λj) (f′ at
     ties), from log1p and expm1,
     within 8 ε of mpmath's value of the pair as stored (50 digits) at every gap: ties, a gap of
     one ulp, wide gaps (1e-20 against 1, where a difference quotient of logs is fine but x → −1
     in log1p would not be; 1e-150 against 1e150; −800 against 700, where e^{λj} underflows); in
     float32 the pairs that fit it; λ^p of 0 against 3, M^{p−1}. A zero eigenvalue gives log's
     Γ = ∞ (f′(0) = ∞), a pair of both signs NaN."""
-    from spectralcore.spectral import half_exp_gamma, half_log_gamma, half_power_gamma
+    from spectralcore.spectral import (
+        half_exp_gamma,
+        half_log_gamma,
+        half_power_gamma,
+        half_reciprocal_gamma,
+        half_square_gamma,
+    )
 
     if name.startswith("pow"):
         p = float(name[3:])
@@ -230,6 +251,8 @@ def test_closed_form_gamma(name, dtype):
         half_gamma, f, df = {
             "log": (half_log_gamma, mpmath.log, lambda x: 1 / x),
             "exp": (half_exp_gamma, mpmath.exp, mpmath.exp),
+            "square": (half_square_gamma, lambda x: x * x, lambda x: 2 * x),
+            "reciprocal": (half_reciprocal_gamma, lambda x: 1 / x, lambda x: -1 / (x * x)),
         }[name]
     info = np.finfo(dtype)
     tiny, huge = float(info.tiny), float(info.max)

@@ -22,14 +22,20 @@ from ..spectral import (
     half_inverse_root_gamma,
     half_log_gamma,
     half_power_gamma,
+    half_reciprocal_gamma,
     half_root_gamma,
     half_square_gamma,
 )
 from ..validation import SpectralError
 from .base import MethodSlot, Op, resolve_methods
 
-# p: Γ/2 of λ^p where it has a form cheaper than half_power_gamma's (or, for p = 2, any)
-CLOSED_POWER_GAMMA = {0.5: half_root_gamma, -0.5: half_inverse_root_gamma, 2.0: half_square_gamma}
+# p: Γ/2 of λ^p where it has a form cheaper than half_power_gamma's (or, for the integers, any)
+CLOSED_POWER_GAMMA = {
+    0.5: half_root_gamma,
+    -0.5: half_inverse_root_gamma,
+    2.0: half_square_gamma,
+    -1.0: half_reciprocal_gamma,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +59,7 @@ class Power:
         return self.p * (self.p - 1) * self._base(w) ** (self.p - 2)
 
     def half_gamma(self, xp: Any, w: Any, fw: Any = None) -> Any:
-        """Γ/2 in closed form: for p = ±½ and 2 (:func:`~spectralcore.spectral.half_root_gamma`),
+        """Γ/2 in closed form: for p = ±½, 2 and −1 (:func:`~spectralcore.spectral.half_root_gamma`),
         every non-integer p (:func:`~spectralcore.spectral.half_power_gamma`); None for the other
         integers (their eigenvalues may be negative), which take divided differences."""
         closed = CLOSED_POWER_GAMMA.get(self.p)
@@ -244,7 +250,7 @@ def matrix_power(
 ) -> Any:
     """A^p = V Λ^p Vᵀ for symmetric ``A``. A non-integer p needs A positive semidefinite (p > 0)
     or definite (p < 0): an error under ``check=True``, NaN with ``check=False``. Backward as
-    :func:`matrix_function`, with Γ in closed form for non-integer p and p = 2
+    :func:`matrix_function`, with Γ in closed form for non-integer p, p = 2 and p = −1
     (:func:`~spectralcore.spectral.half_power_gamma`: a few ε at every gap)."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p):
         raise SpectralError(f"matrix_power: `p` must be a finite real number, got {p!r}")

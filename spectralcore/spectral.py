@@ -166,15 +166,12 @@ def half_power_gamma(xp: Any, w: Array, p: float, fw: Array | None = None) -> Ar
     if fw is None:
         fw = rounding_clip(xp, w) ** p
     clipped = xp.clip(w, 0, None)
-    twice = clipped + clipped
-    ti, tj = twice[..., :, None], twice[..., None, :]
-    spread = xp.abs(ti - tj)  # 2 (M − m)
-    rise = xp.expm1(-abs(p) * xp.log1p(_ratio_or_infinity(xp, spread, xp.minimum(ti, tj))))
-    if p > 0:  # −F = min(−M^p, −m^p), the sign on the n values
-        signed = -fw
-        top = xp.minimum(signed[..., :, None], signed[..., None, :])
-    else:
-        top = xp.maximum(fw[..., :, None], fw[..., None, :])
+    ci, cj = clipped[..., :, None], clipped[..., None, :]
+    spread = xp.abs(ci - cj)  # M − m
+    rise = xp.expm1(-abs(p) * xp.log1p(_ratio_or_infinity(xp, spread, xp.minimum(ci, cj))))
+    half = fw * (-0.5 if p > 0 else 0.5)  # −sgn(p) f/2: the sign and Γ's ½ on the n values
+    hi, hj = half[..., :, None], half[..., None, :]
+    top = xp.minimum(hi, hj) if p > 0 else xp.maximum(hi, hj)  # −sgn(p) F/2
     tie = ((p / 2) * clipped ** (p - 1))[..., None, :]  # f′/2 (λi = λj there)
     return _quotient_or(xp, top * rise, spread, tie)
 

@@ -146,7 +146,7 @@ SPECTRAL = {
     "expm": ({}, 26),
     "matrix_power 0.5": ({"p": 0.5}, 22),
     "matrix_power -0.5": ({"p": -0.5}, 24),
-    "matrix_power 0.3": ({"p": 0.3}, 37),
+    "matrix_power 0.3": ({"p": 0.3}, 36),
     "matrix_power -0.7": ({"p": -0.7}, 36),
     "matrix_power 2": ({"p": 2}, 17),
     "matrix_power -1": ({"p": -1}, 17),

@@ -169,12 +169,14 @@ def threshold_unit(xp: Any, w: Array, relative: bool) -> Array:
     return nonzero_or_one(xp, largest_magnitude(xp, w))
 
 
-def nonzero_or_one(xp: Any, x: Array) -> Array:
+def nonzero_or_one(xp: Any, x: Array, zero: Array | None = None) -> Array:
     """x with its zeros replaced by 1 (a divisor that is x itself wherever x ≠ 0): on torch
-    x + (x == 0), two passes, where a select against the constant 1 takes three."""
+    x + (x == 0), two passes, where a select against the constant 1 takes three; ``zero`` is
+    x == 0 where the caller has it."""
+    zero = x == 0 if zero is None else zero
     if torch_namespace(xp) is not None:
-        return x + (x == 0)
-    return xp.where(x == 0, xp.ones_like(x), x)
+        return x + zero
+    return xp.where(zero, xp.ones_like(x), x)
 
 
 def rounding_floor(xp: Any, w: Array) -> Array:

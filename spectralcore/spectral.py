@@ -117,9 +117,7 @@ def _quotient_or(xp: Any, num: Array, den: Array, at_zero: Array) -> Array:
     """num / den, and ``at_zero`` (broadcast) where den = 0, without dividing by 0 (the quotient
     is taken against den with its zeros replaced by 1: no NaN, no NumPy warning)."""
     zero = den == 0
-    torch = torch_namespace(xp)
-    safe = den + zero if torch is not None else xp.where(zero, xp.ones_like(den), den)
-    return xp.where(zero, at_zero, num / safe)
+    return xp.where(zero, at_zero, num / nonzero_or_one(xp, den, zero))
 
 
 def _ratio_or_infinity(xp: Any, num: Array, den: Array) -> Array:
@@ -128,7 +126,16 @@ def _ratio_or_infinity(xp: Any, num: Array, den: Array) -> Array:
     if torch_namespace(xp) is not None:
         return num / den
     zero = den == 0
-    return xp.where(zero, xp.full_like(den, math.inf), num / nonzero_or_one(xp, den))
+    return xp.where(zero, xp.full_like(den, math.inf), num / nonzero_or_one(xp, den, zero))
+
+
+def _gap_and_log_ratio(xp: Any, v: Array) -> tuple[Array, Array]:
+    """(M − m, log(M/m) = log1p((M − m)/m)) for each pair of the values v (..., n) ≥ 0, M ≥ m
+    the pair's larger and smaller: log1p of the relative gap has no cancellation near ties, and
+    M/m = ∞ where m = 0 (:func:`_ratio_or_infinity`)."""
+    vi, vj = v[..., :, None], v[..., None, :]
+    gap = xp.abs(vi - vj)
+    return gap, xp.log1p(_ratio_or_infinity(xp, gap, xp.minimum(vi, vj)))
 
 
 def half_log_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
@@ -139,9 +146,8 @@ def half_log_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
     M gives NaN (x < −1), as log does; x overflows to ∞ (and Γ with it) only where M/m exceeds
     the largest float, far outside the definite domain (M/m < 1/(n ε))."""
     twice = w + w
-    ti, tj = twice[..., :, None], twice[..., None, :]
-    spread = xp.abs(ti - tj)  # 2 (M − m)
-    return _quotient_or(xp, xp.log1p(spread / xp.minimum(ti, tj)), spread, reciprocal(twice)[..., None, :])
+    spread, log_ratio = _gap_and_log_ratio(xp, twice)  # 2 (M − m), log(M/m)
+    return _quotient_or(xp, log_ratio, spread, reciprocal(twice)[..., None, :])
 
 
 def half_exp_gamma(xp: Any, w: Array, fw: Array | None = None) -> Array:
@@ -166,9 +172,8 @@ def half_power_gamma(xp: Any, w: Array, p: float, fw: Array | None = None) -> Ar
     if fw is None:
         fw = rounding_clip(xp, w) ** p
     clipped = xp.clip(w, 0, None)
-    ci, cj = clipped[..., :, None], clipped[..., None, :]
-    spread = xp.abs(ci - cj)  # M − m
-    rise = xp.expm1(-abs(p) * xp.log1p(_ratio_or_infinity(xp, spread, xp.minimum(ci, cj))))
+    spread, log_ratio = _gap_and_log_ratio(xp, clipped)  # M − m, log(M/m)
+    rise = xp.expm1(-abs(p) * log_ratio)
     half = fw * (-0.5 if p > 0 else 0.5)  # −sgn(p) f/2: the sign and Γ's ½ on the n values
     hi, hj = half[..., :, None], half[..., None, :]
     top = xp.minimum(hi, hj) if p > 0 else xp.maximum(hi, hj)  # −sgn(p) F/2

@@ -12,7 +12,8 @@ sums fused into the products: :mod:`spectralcore.products`). The steps are linea
 with transposition, so C₀ = gS/c needs no symmetrisation and X = ½ sym(C_K) = ¼ (C_K + C_Kᵀ),
 the ¼ folded into the last step's products. After an ``mpa``,
 ``mtp`` or ``newton-schulz`` forward with the same normalisation, c of S is √c of A, taken from
-the forward (:func:`spectralcore.normalize.root_inverse`): no products for it.
+the forward (:func:`spectralcore.normalize.root_inverse`): no products for it; after ``mpa`` and
+``mtp`` B₀ is their saved root of A/c (:func:`spectralcore.normalize.normalized_root`).
 Converges for eigenvalues of B₀ in (0, √3), slowly for small ones — hence the normalisation matters: on a 64 × 64
 sample covariance of 256 samples (condition number 7.8), 8 iterations give a relative
 gradient error of 9e-3 with the papers' Frobenius normalisation and 5e-15 with
@@ -27,7 +28,7 @@ import dataclasses
 from typing import Any
 
 from spectralcore import SqrtmBackward, hookimpl
-from spectralcore.normalize import DEFAULT, check_normalize, root_inverse
+from spectralcore.normalize import DEFAULT, check_normalize, normalized_root
 from spectralcore.products import gemm
 
 
@@ -52,8 +53,8 @@ class Lyapunov(SqrtmBackward):
         return max(6 * self.iterations - 1, 0)
 
     def vjp(self, xp: Any, A: Any, S: Any, gS: Any, saved: Any) -> Any:
-        inverse = root_inverse(xp, saved, self.normalize, S)
-        B, C = S * inverse, gS * inverse
+        B, inverse = normalized_root(xp, saved, self.normalize, S)
+        C = gS * inverse
         if self.iterations == 0:
             return (C + C.mT) / 4
         for k in range(self.iterations):

@@ -2,12 +2,12 @@
 
 With c ≥ λmax and Z = I − A/c, the [m/n] Padé approximant P_m/Q_n of (1 − z)^{1/2}
 (coefficients computed exactly, :func:`spectralcore.series.pade`) gives
-A^{1/2} ≈ √c Q_n(Z)⁻¹ P_m(Z) and A^{-1/2} ≈ P_m(Z)⁻¹ Q_n(Z)/√c (P and Q commute);
-max(m, n) − 1 matrix products for the powers of Z, one kernel each on torch, P and Q from them
-by one element-wise pass per term (:func:`spectralcore.products.combinations`), and 4
-products for c (:meth:`MPA.products`: 8 by default). Paterson–Stockmeyer
-(:mod:`spectralcore.matrix_polynomial`) saves none here: P and Q share the powers, and [5/5]
-needs Z² … Z⁵ either way; the Newton solve reuses them for its seed. Default [5/5] (ICLR 2022 §4.2). No threshold:
+A^{1/2} ≈ √c Q_n(Z)⁻¹ P_m(Z) and A^{-1/2} ≈ P_m(Z)⁻¹ Q_n(Z)/√c (P and Q commute).
+P and Q by Paterson–Stockmeyer with shared powers (:mod:`spectralcore.matrix_polynomial`):
+for [5/5] Z², Z³ and one fused step each, 4 products as by the powers Z² … Z⁵ but 2 element-wise
+passes fewer; for [3/7] 4 instead of 6. With 4 products for c (:meth:`MPA.products`: 8 by
+default). The Newton solve takes all the powers Z … Z^max(m, n) instead, which its seed reuses.
+Default [5/5] (ICLR 2022 §4.2). No threshold:
 c is A's own scale, so the method is equivariant under A → tA (:mod:`spectralcore.normalize`).
 
 ``solve="newton"`` applies the inverse by matrix products only
@@ -31,7 +31,9 @@ from typing import Any
 
 from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like, namespace, on_cpu, torch_namespace
-from spectralcore.normalize import DEFAULT, Scale, check_normalize, normalizer
+from spectralcore.matrix_polynomial import evaluate_all
+from spectralcore.matrix_polynomial import products as polynomial_products
+from spectralcore.normalize import DEFAULT, Scale, ScaledRoot, check_normalize, normalizer
 from spectralcore.normalize import products as normalizer_products
 from spectralcore.polynomial_inverse import newton_steps, polynomial_solve, seed
 from spectralcore.products import add_scaled, combinations
@@ -66,12 +68,17 @@ class MPA(SqrtmForward):
         p, q = pade_floats((1, 2), self.m, self.n)
         scale = normalizer(xp, A, self.normalize)
         eye = eye_like(xp, A)
-        powers = [eye, add_scaled(xp, eye, A, scale.power(-1.0), -1.0)]  # Z = I − A/c
-        while len(powers) < max(len(p), len(q)):
-            powers.append(powers[-1] @ powers[1])
-        P, Q = combinations(xp, (p, q), powers)
+        Z = add_scaled(xp, eye, A, scale.power(-1.0), -1.0)  # I − A/c
+        lu = self.chosen_solve(A) == "lu"
+        if lu:  # P and Q by Paterson–Stockmeyer
+            P, Q = evaluate_all(xp, Z, (p, q), eye)
+        else:  # all the powers, which the Newton steps' seed reuses
+            powers = [eye, Z]
+            while len(powers) < max(len(p), len(q)):
+                powers.append(powers[-1] @ Z)
+            P, Q = combinations(xp, (p, q), powers)
         (num, den), den_coeffs = ((Q, P), p) if inverse else ((P, Q), q)
-        if self.chosen_solve(A) == "lu":
+        if lu:
             try:
                 return xp.linalg.solve(den, num), scale
             except RuntimeError as error:  # torch's threaded CPU LU from n = 151 (module doc)
@@ -92,14 +99,15 @@ class MPA(SqrtmForward):
         return ratio, scale
 
     def products(self) -> int:
-        """4 (c) + max(m, n) − 1 (the powers of Z), and with solve="newton" 2K + 1 for K Newton
-        steps in float32 (one more step in float64); "auto" counts as LU (no product), its choice
-        in host memory up to n = 150."""
+        """4 (c) + P's and Q's by Paterson–Stockmeyer (:func:`spectralcore.matrix_polynomial.products`:
+        4 for [5/5], 8 by default); with solve="newton" instead max(m, n) − 1 for all the powers of
+        Z (the seed's) and 2K + 1 for K Newton steps in float32 (one more step in float64).
+        "auto" counts as LU (no product), its choice in host memory up to n = 150."""
         p, q = pade_floats((1, 2), self.m, self.n)
+        if self.solve != "newton":
+            return normalizer_products(self.normalize) + polynomial_products(len(p) - 1, len(q) - 1)
         powers = max(len(p), len(q)) - 1
-        inverse = 0
-        if self.solve == "newton":
-            inverse = 2 * newton_steps(seed(q, powers)[1], 2.0**-23) + 1
+        inverse = 2 * newton_steps(seed(q, powers)[1], 2.0**-23) + 1
         return normalizer_products(self.normalize) + max(powers - 1, 0) + inverse
 
     def chosen_solve(self, A: Any) -> str:
@@ -111,9 +119,9 @@ class MPA(SqrtmForward):
         broken_lu = torch_namespace(namespace(A)) is not None and A.shape[-1] > TORCH_CPU_LU_MAX
         return "lu" if on_cpu(A) is not False and not broken_lu else "newton"
 
-    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
+    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, ScaledRoot]:
         ratio, scale = self._ratio(xp, A, inverse=False)
-        return ratio * scale.power(0.5), scale
+        return ratio * scale.power(0.5), ScaledRoot(ratio, scale)
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
         ratio, scale = self._ratio(xp, A, inverse=True)

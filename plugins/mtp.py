@@ -19,7 +19,7 @@ from spectralcore import SqrtmForward, hookimpl
 from spectralcore._array import eye_like
 from spectralcore.matrix_polynomial import evaluate
 from spectralcore.matrix_polynomial import products as polynomial_products
-from spectralcore.normalize import DEFAULT, Scale, check_normalize, normalizer
+from spectralcore.normalize import DEFAULT, Scale, ScaledRoot, check_normalize, normalizer
 from spectralcore.normalize import products as normalizer_products
 from spectralcore.products import add_scaled
 from spectralcore.series import binomial_floats
@@ -45,12 +45,13 @@ class MTP(SqrtmForward):
 
     def _series(self, xp: Any, A: Any, alpha: tuple[int, int]) -> tuple[Any, Scale]:
         scale = normalizer(xp, A, self.normalize)
-        Z = add_scaled(xp, eye_like(xp, A), A, scale.power(-1.0), -1.0)  # I − A/c
-        return evaluate(xp, Z, binomial_floats(alpha, self.degree)), scale
+        eye = eye_like(xp, A)
+        Z = add_scaled(xp, eye, A, scale.power(-1.0), -1.0)  # I − A/c
+        return evaluate(xp, Z, binomial_floats(alpha, self.degree), eye), scale
 
-    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
+    def sqrtm(self, xp: Any, A: Any) -> tuple[Any, ScaledRoot]:
         P, scale = self._series(xp, A, (1, 2))
-        return P * scale.power(0.5), scale
+        return P * scale.power(0.5), ScaledRoot(P, scale)
 
     def invsqrtm(self, xp: Any, A: Any) -> tuple[Any, Scale]:
         P, scale = self._series(xp, A, (-1, 2))

@@ -101,6 +101,24 @@ def products(how: str, squarings: int = SQUARINGS) -> int:
     return squarings if how == "spectral" else 0
 
 
+class ScaledRoot(NamedTuple):
+    """What a forward of A^{1/2} = √c R saves: R, its root of A/c, and the :class:`Scale` of A."""
+
+    root: Array
+    scale: Scale
+
+
+def normalized_root(xp: Any, saved: Any, how: str, S: Array) -> tuple[Array, Array]:
+    """(S/c, 1/c) for c the rule ``how``'s scale of S = A^{1/2}: the forward's own root R of A/c
+    (:class:`ScaledRoot`: S/√c to rounding, without the pass over S) when it used the same rule,
+    else S times :func:`root_inverse`. (For the zero matrix √c = 0 and S = 0, so R is the
+    forward's value at A/c = 0: the derivative is infinite there, outside the domain.)"""
+    inverse = root_inverse(xp, saved, how, S)
+    if isinstance(saved, ScaledRoot) and type(saved.scale) is SCALES[how]:
+        return saved.root, inverse
+    return S * inverse, inverse
+
+
 def root_inverse(xp: Any, saved: Any, how: str, S: Array) -> Array:
     """1/c of S = A^{1/2}: √(1/c) of the forward's scale of A (``saved``, or its ``scale`` field)
     when the forward used the same rule ``how``, else S's own."""

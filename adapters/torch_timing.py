@@ -123,15 +123,17 @@ def _matrix_product(name: str, args: tuple) -> bool:
     return k == n or (m == k and n <= k)
 
 
-def products_alone(A: torch.Tensor, products: int, eigh: bool = False) -> Callable[[], None]:
-    """The floor of a step: ``products`` batched products of A's shape (and one eigh) alone,
-    without autograd, to time beside it."""
+def products_alone(A: torch.Tensor, products: int, eigh: bool = False, solves: int = 0) -> Callable[[], None]:
+    """The floor of a step: ``products`` batched products of A's shape (and one eigh, and
+    ``solves`` LU solves A X = B) alone, without autograd, to time beside it."""
     B = A.clone()
 
     def run() -> None:
         with torch.no_grad():
             if eigh:
                 torch.linalg.eigh(A)
+            for _ in range(solves):
+                torch.linalg.solve(A, B)
             for _ in range(products):
                 torch.matmul(A, B)
 
@@ -172,3 +174,9 @@ def count_ops(run: Callable[[], Any]) -> OpCount:
     with _Recorder() as recorder:
         run()
     return OpCount(recorder.ops, recorder.views, recorder.products)
+
+
+def step_overhead(A: torch.Tensor, G: torch.Tensor) -> int:
+    """The kernels a :func:`step` runs besides the method's own: the step of the identity (the
+    leaf's clone, the loss ⟨G, X⟩ and its gradient; 5 on torch 2.13)."""
+    return count_ops(step(lambda X: X, A, G)).launches

@@ -4,10 +4,12 @@
 
 torch eager, forward + backward, ``check=False`` unless the row says otherwise. For each
 configuration: the aten kernels one step runs (``count_ops``: a TorchDispatchMode; views and bare
-allocations excluded), the matrix products among them, kernels per product, and the step's median
+allocations excluded), the method's own among them (less the step's clone of the leaf, its loss and
+that loss's gradient: ``step_overhead``), the matrix products, kernels per product, and the step's median
 time ÷ the median time of the same number of (b, n, n) batched products timed alone
 (``products_alone``), interleaved with the step in the same run (plus one ``torch.linalg.eigh``
-for the eigh routes). Targets (issue 23): iterative methods ≤ 1.5 kernels per product and ≤ 1.3×
+for the eigh routes; a step that solves, ``mpa``'s LU, is also shown against its floor with that
+``torch.linalg.solve``). Targets (issue 23): iterative methods ≤ 1.5 kernels per product and ≤ 1.3×
 their products alone; eigh routes ≤ 30 kernels; the default ``sc.sqrtm`` no slower than the square
 root written through ``torch.linalg.eigh`` autograd (the last two rows, same run).
 """
@@ -24,7 +26,14 @@ import numpy as np
 import torch
 
 import spectralcore as sc
-from spectralcore.adapters.torch_timing import count_ops, eigh_autograd, on_device, products_alone, step
+from spectralcore.adapters.torch_timing import (
+    count_ops,
+    eigh_autograd,
+    on_device,
+    products_alone,
+    step,
+    step_overhead,
+)
 
 CONFIGS: dict[str, tuple[Callable, bool]] = {  # name: (call, whether the floor includes one eigh)
     "sqrtm mpa + lyapunov": (lambda X: sc.sqrtm(X, forward="mpa", backward="lyapunov", check=False), False),
@@ -65,21 +74,28 @@ def inputs(batch: int, n: int, device: str, seed: int) -> tuple[torch.Tensor, to
 
 def measure(batch: int, n: int, repeats: int, device: str) -> list[dict]:
     A, G, sync = inputs(batch, n, device, 0)
+    overhead = step_overhead(A, G)
     rows = []
     for name, (fn, eigh) in CONFIGS.items():
         run = step(fn, A, G)
         counts = count_ops(run)
-        t_step, t_floor = median_times((run, products_alone(A, counts.matmuls, eigh)), repeats, sync)
+        solves = counts.ops["aten._linalg_solve_ex"]
+        floors = (products_alone(A, counts.matmuls, eigh), products_alone(A, counts.matmuls, eigh, solves))
+        t_step, t_floor, t_solves = median_times((run, *floors), repeats, sync)
         rows.append(
             {
                 "configuration": name,
                 "kernels": counts.launches,
                 "products": counts.matmuls,
                 "kernels_per_product": counts.launches / counts.matmuls,
+                "method_kernels": counts.launches - overhead,
+                "method_kernels_per_product": (counts.launches - overhead) / counts.matmuls,
                 "ms": t_step * 1e3,
                 "floor_ms": t_floor * 1e3,
                 "time_over_floor": t_step / t_floor,
                 "floor": f"{'eigh + ' if eigh else ''}{counts.matmuls} products",
+                "solves": solves,
+                "time_over_floor_with_solves": t_step / t_solves,
             }
         )
     return rows
@@ -113,14 +129,25 @@ def main() -> None:
         f"torch {torch.__version__} eager, {args.device}, {args.threads} CPU threads, "
         f"batch {args.batch} of {args.n}x{args.n} float32, forward + backward, median of {args.repeats}"
     )
-    header = ("kernels", 8), ("products", 9), ("k/p", 5), ("ms", 8), ("floor ms", 9), ("÷ floor", 8)
-    print(f"{'configuration':24} " + " ".join(f"{h:>{w}}" for h, w in header) + "  floor")
+    header = ("kernels", 8), ("own", 5), ("products", 9), ("k/p", 5), ("own k/p", 8), ("ms", 8)
+    header += ("floor ms", 9), ("÷ floor", 8)
+    print(f"{'configuration':26} " + " ".join(f"{h:>{w}}" for h, w in header) + "  floor")
     for r in rows:
-        per = f"{r['kernels_per_product']:.2f}"
+        per, own = f"{r['kernels_per_product']:.2f}", f"{r['method_kernels_per_product']:.2f}"
         print(
-            f"{r['configuration']:24} {r['kernels']:8d} {r['products']:9d} {per:>5} {r['ms']:8.2f} "
-            f"{r['floor_ms']:9.2f} {r['time_over_floor']:8.2f}  {r['floor']}"
+            f"{r['configuration']:26} {r['kernels']:8d} {r['method_kernels']:5d} {r['products']:9d} {per:>5} "
+            f"{own:>8} {r['ms']:8.2f} {r['floor_ms']:9.2f} {r['time_over_floor']:8.2f}  {r['floor']}"
         )
+    for r in rows:
+        if r["solves"]:
+            print(
+                f"{r['configuration']}: ÷ ({r['floor']} + {r['solves']} LU solve of the same shape) "
+                f"{r['time_over_floor_with_solves']:.2f}"
+            )
+    print(
+        "'own': the kernels less the step's own (the leaf's clone, the loss and its gradient), counted "
+        "as the step of the identity"
+    )
     print(
         "sc.sqrtm(A) with its defaults ÷ the square root through torch.linalg.eigh autograd (interleaved, "
         + ", ".join(f"{k}: {v:.3f}" for k, v in default.items())
